@@ -1,0 +1,25 @@
+/** What every subcommand provides to the dispatcher. */
+import type { OptionSpec } from "../config/options.ts";
+
+export interface CommandContext {
+  readonly args: readonly string[];
+  readonly env: (name: string) => string | undefined;
+  readonly readFile: (path: string) => string;
+  /** Aborted on SIGINT/SIGTERM: long-running commands finish cleanly. */
+  readonly signal: AbortSignal;
+  readonly stdout: (text: string) => void;
+  readonly stderr: (text: string) => void;
+  readonly isTerminal: boolean;
+}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  /** Extra help text shown after the options (examples, notes). */
+  readonly details?: string;
+  readonly options: readonly OptionSpec[];
+  readonly positionalsMax?: number;
+  /** Returns the process exit status. */
+  run(context: CommandContext): Promise<number>;
+}

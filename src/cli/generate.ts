@@ -1,0 +1,266 @@
+/** `lakehouse generate`: order events into Kafka or a file at a target rate. */
+import { systemClock } from "../core/clock.ts";
+import { errorMessage, UsageError } from "../core/errors.ts";
+import { createLogger, type LogLevel } from "../core/log.ts";
+import {
+  BROKERS,
+  CONNECT_TIMEOUT,
+  LOG_LEVEL,
+  PARTITIONS,
+  RETRIES,
+  TOPIC,
+} from "../config/common.ts";
+import type { OptionSpec } from "../config/options.ts";
+import { resolveOptions } from "../config/resolve.ts";
+import { Pacer, type RateProfile, spikeRate, steadyRate } from "../generate/rate.ts";
+import { generate, type GenerateProgress } from "../generate/run.ts";
+import { FileSink, type Sink } from "../generate/sink.ts";
+import { DEFAULT_SEEDED_START_MS, EventSource } from "../generate/source.ts";
+import {
+  createKafka,
+  ensureTopic,
+  KafkaSink,
+  kafkaUnavailable,
+  parseBrokers,
+} from "../kafka/mod.ts";
+import type { Command, CommandContext } from "./command.ts";
+import { ProgressLine } from "./progress.ts";
+
+export const GENERATE_OPTIONS: readonly OptionSpec[] = [
+  {
+    name: "seed",
+    type: "string",
+    description:
+      "make the output a pure function of the arguments (seeded ids, simulated event time); omit for random events stamped with the wall clock",
+  },
+  {
+    name: "count",
+    type: "integer",
+    min: 1,
+    description:
+      "stop after N messages, bad records included (default: run until Ctrl-C or --duration)",
+  },
+  { name: "duration", type: "duration", min: 1, description: "stop after this long (e.g. 10m)" },
+  {
+    name: "rate",
+    type: "number",
+    min: 0,
+    default: 10_000,
+    placeholder: "EVENTS_PER_S",
+    description: "target messages per second; 0 = as fast as possible. Paces delivery only",
+  },
+  {
+    name: "profile",
+    type: "choice",
+    choices: ["steady", "spike"],
+    default: "steady",
+    description: "rate shape: steady, or spikes of --spike-factor x rate",
+  },
+  {
+    name: "spike-factor",
+    type: "number",
+    min: 1,
+    default: 5,
+    description: "rate multiplier during a spike",
+  },
+  {
+    name: "spike-every",
+    type: "duration",
+    min: 1,
+    default: "60s",
+    description: "time between spike starts",
+  },
+  {
+    name: "spike-length",
+    type: "duration",
+    min: 1,
+    default: "10s",
+    description: "how long a spike lasts",
+  },
+  {
+    name: "bad-rate",
+    type: "number",
+    min: 0,
+    max: 1,
+    default: 0,
+    placeholder: "FRACTION",
+    description:
+      "fraction of messages replaced by bad records (malformed JSON, missing field, wrong type, unknown event type, oversized, invalid UTF-8)",
+  },
+  {
+    name: "out",
+    type: "string",
+    placeholder: "FILE",
+    description:
+      "write NDJSON (one message value per line) to FILE ('-' = stdout) instead of Kafka",
+  },
+  BROKERS,
+  TOPIC,
+  PARTITIONS,
+  {
+    name: "start-time",
+    type: "timestamp",
+    description:
+      "simulated event time of the first order, with --seed [default: 2026-01-01T00:00:00Z]",
+  },
+  {
+    name: "orders-per-second",
+    type: "number",
+    min: 0.001,
+    default: 50,
+    description: "new orders per second of simulated event time (with --seed)",
+  },
+  {
+    name: "batch-size",
+    type: "integer",
+    min: 1,
+    max: 1_000_000,
+    default: 5_000,
+    description: "messages per producer request / file write",
+  },
+  CONNECT_TIMEOUT,
+  RETRIES,
+  LOG_LEVEL,
+];
+
+export const generateCommand: Command = {
+  name: "generate",
+  summary: "produce order events into Kafka (or a file) at a target rate",
+  usage:
+    "lakehouse generate [--seed S] [--count N | --duration D] [--rate R] [--out FILE | --brokers HOST:PORT --topic T]",
+  details: `Examples:
+  lakehouse generate --seed 7 --count 100000 --rate 0 --out orders.ndjson
+  lakehouse generate --brokers 127.0.0.1:9092 --topic orders --rate 50000 --duration 10m
+  lakehouse generate --seed 7 --count 1000000 --bad-rate 0.01 --profile spike
+
+Each event is JSON keyed by order_id: event_id, event_type (ORDER_CREATED|PAID|SHIPPED|
+CANCELLED|RETURNED), event_timestamp (epoch seconds), order_id, user_id, total_amount,
+currency, payment_method, items[{sku, quantity, unit_price, category}], current_status.
+The same --seed, --count, --bad-rate, --start-time and --orders-per-second give the same
+messages, byte for byte, in Kafka or in a file.`,
+  options: GENERATE_OPTIONS,
+  run: runGenerate,
+};
+
+async function runGenerate(context: CommandContext): Promise<number> {
+  const { values } = resolveOptions({
+    command: "generate",
+    specs: GENERATE_OPTIONS,
+    args: context.args,
+    env: context.env,
+    readFile: context.readFile,
+  });
+  const logger = createLogger(values["log-level"] as LogLevel);
+  const seed = values.seed as string | undefined;
+  const count = values.count as number | undefined;
+  const durationMs = values.duration as number | undefined;
+  const rate = values.rate as number;
+  const out = values.out as string | undefined;
+  if (values["start-time"] !== undefined && seed === undefined) {
+    throw new UsageError(
+      "--start-time needs --seed (without a seed, event time is the wall clock)",
+    );
+  }
+  if (values.profile === "spike" && rate === 0) {
+    throw new UsageError("--profile spike needs a --rate above 0 (the base rate of the spikes)");
+  }
+  const brokers = parseBrokersOption(values.brokers as string);
+
+  let profile: RateProfile | undefined;
+  if (rate > 0) {
+    profile = values.profile === "spike"
+      ? spikeRate({
+        baseRate: rate,
+        factor: values["spike-factor"] as number,
+        periodMs: values["spike-every"] as number,
+        lengthMs: values["spike-length"] as number,
+      })
+      : steadyRate(rate);
+  }
+  const source = new EventSource({
+    seed,
+    startTimeMs: (values["start-time"] as number | undefined) ?? DEFAULT_SEEDED_START_MS,
+    badRate: values["bad-rate"] as number,
+    lifecycle: { ordersPerSecond: values["orders-per-second"] as number },
+    clock: systemClock,
+  });
+
+  let sink: Sink;
+  if (out !== undefined) {
+    try {
+      sink = await FileSink.open(out);
+    } catch (error) {
+      throw new UsageError(`--out: cannot open ${out} for writing: ${errorMessage(error)}`);
+    }
+  } else {
+    const connection = {
+      brokers,
+      clientId: "lakehouse-generate",
+      connectTimeoutMs: values["connect-timeout"] as number,
+      retriesMax: values.retries as number,
+    };
+    const kafka = createKafka(connection, logger);
+    const topic = values.topic as string;
+    try {
+      const partitions = await ensureTopic(kafka, topic, values.partitions as number, logger);
+      sink = await KafkaSink.connect(kafka, {
+        topic,
+        partitions,
+        partitionBatchBytesMax: 900_000,
+      });
+    } catch (error) {
+      throw kafkaUnavailable(connection, `produce to topic ${topic}`, error);
+    }
+  }
+
+  const bound = [
+    count !== undefined ? `${count} messages` : undefined,
+    durationMs !== undefined ? `${durationMs / 1000}s` : undefined,
+  ].filter(Boolean).join(" or ") || "until Ctrl-C";
+  logger.info(
+    `generating ${
+      profile ? profile.describe() : "as fast as possible"
+    } into ${sink.describe()}, ${bound}${
+      seed !== undefined ? `, seed ${JSON.stringify(seed)}` : ""
+    }`,
+  );
+  const progress = new ProgressLine(context.isTerminal, context.stderr);
+  const final = await generate({
+    source,
+    sink,
+    pacer: profile ? new Pacer(profile, systemClock) : undefined,
+    clock: systemClock,
+    limits: { countMax: count, durationMs, batchRecordsMax: values["batch-size"] as number },
+    signal: context.signal,
+    onProgress: (p) => progress.update(describeProgress(p, rate)),
+    progressIntervalMs: context.isTerminal ? 250 : 10_000,
+  });
+  progress.done();
+  const bad = Object.entries(final.counts)
+    .filter(([kind, n]) => kind !== "valid" && n > 0)
+    .map(([kind, n]) => `${kind}=${n}`);
+  logger.info(
+    `done: ${final.sent} messages (${final.counts.valid} valid${
+      bad.length ? `, bad: ${bad.join(" ")}` : ""
+    }) in ${(final.elapsedMs / 1000).toFixed(1)}s = ${
+      Math.round(final.sent / Math.max(final.elapsedMs / 1000, 1e-3))
+    }/s into ${sink.describe()}`,
+  );
+  return 0;
+}
+
+function parseBrokersOption(text: string): string[] {
+  try {
+    return parseBrokers(text);
+  } catch (error) {
+    throw new UsageError(`--brokers: ${errorMessage(error)}`);
+  }
+}
+
+function describeProgress(p: GenerateProgress, rate: number): string {
+  const seconds = Math.max(p.elapsedMs / 1000, 1e-3);
+  const lag = rate > 0 ? ` lag ${p.lag}` : "";
+  return `sent ${p.sent} (${Math.round(p.sent / seconds)}/s avg, target ${
+    rate || "max"
+  })${lag} bad ${p.sent - p.counts.valid} elapsed ${seconds.toFixed(0)}s`;
+}

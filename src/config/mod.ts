@@ -1,0 +1,3 @@
+export * from "./options.ts";
+export * from "./resolve.ts";
+export * from "./common.ts";

@@ -1,0 +1,126 @@
+/**
+ * The option table: every setting the program accepts, with its flag,
+ * environment variable, type, default and help text. Commands pick the options
+ * they use from here, so `--help`, validation and env lookup share one source.
+ */
+import { UsageError } from "../core/errors.ts";
+
+export type OptionType =
+  | "string"
+  | "integer"
+  | "number"
+  | "boolean"
+  | "duration"
+  | "choice"
+  | "timestamp";
+
+export interface OptionSpec {
+  /** Flag name without dashes, kebab-case: `--max-in-flight`. */
+  readonly name: string;
+  readonly type: OptionType;
+  readonly description: string;
+  /** Value used when no flag, env var or config file sets it; undefined = unset. */
+  readonly default?: string | number | boolean;
+  /** Smallest accepted value (integer, number, duration in ms). */
+  readonly min?: number;
+  /** Largest accepted value. */
+  readonly max?: number;
+  readonly choices?: readonly string[];
+  /** Placeholder shown in --help. */
+  readonly placeholder?: string;
+  /** Never logged or echoed back in errors. */
+  readonly secret?: boolean;
+}
+
+export type OptionValue = string | number | boolean;
+
+/** `max-in-flight` -> `LAKEHOUSE_MAX_IN_FLIGHT`. */
+export function envName(option: string): string {
+  return `LAKEHOUSE_${option.toUpperCase().replaceAll("-", "_")}`;
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+/** Parses `250ms`, `2s`, `1.5m`, `10m`, `2h`, `1d`; a bare number means milliseconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(text);
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNITS[match[2] ?? "ms"];
+}
+
+export function formatDuration(ms: number): string {
+  if (ms % 86_400_000 === 0 && ms > 0) return `${ms / 86_400_000}d`;
+  if (ms % 3_600_000 === 0 && ms > 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0 && ms > 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0 && ms > 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}
+
+/**
+ * Converts one raw value (from a flag, env var or config file) to the option's
+ * type and checks its range. `source` names where it came from, so the error
+ * says e.g. `--rate (from LAKEHOUSE_RATE) must be >= 0, got "-5"`.
+ */
+export function coerceOption(spec: OptionSpec, raw: unknown, source: string): OptionValue {
+  const where = source === "flag" ? `--${spec.name}` : `--${spec.name} (from ${source})`;
+  const shown = spec.secret ? "<hidden>" : JSON.stringify(raw);
+  const fail = (why: string): never => {
+    throw new UsageError(`${where} ${why}, got ${shown}`);
+  };
+  const inRange = (value: number, unit = ""): number => {
+    if (spec.min !== undefined && value < spec.min) fail(`must be >= ${spec.min}${unit}`);
+    if (spec.max !== undefined && value > spec.max) fail(`must be <= ${spec.max}${unit}`);
+    return value;
+  };
+  switch (spec.type) {
+    case "string": {
+      if (typeof raw !== "string" && typeof raw !== "number") fail("must be a string");
+      const text = String(raw);
+      if (text.length === 0) fail("must not be empty");
+      return text;
+    }
+    case "boolean": {
+      if (typeof raw === "boolean") return raw;
+      const text = String(raw).toLowerCase();
+      if (["1", "true", "yes", "on"].includes(text)) return true;
+      if (["0", "false", "no", "off"].includes(text)) return false;
+      return fail("must be true or false");
+    }
+    case "integer": {
+      const value = typeof raw === "number" ? raw : Number(String(raw).replaceAll("_", ""));
+      if (String(raw).trim() === "" || !Number.isSafeInteger(value)) fail("must be an integer");
+      return inRange(value);
+    }
+    case "number": {
+      const value = typeof raw === "number" ? raw : Number(String(raw));
+      if (String(raw).trim() === "" || !Number.isFinite(value)) fail("must be a number");
+      return inRange(value);
+    }
+    case "duration": {
+      const value = typeof raw === "number" ? raw : parseDuration(String(raw));
+      if (value === undefined || !Number.isFinite(value)) {
+        fail("must be a duration such as 500ms, 2s, 10m, 1h");
+      }
+      return inRange(value as number, "ms");
+    }
+    case "choice": {
+      const text = String(raw);
+      if (!spec.choices?.includes(text)) fail(`must be one of ${spec.choices?.join(", ")}`);
+      return text;
+    }
+    case "timestamp": {
+      const text = String(raw);
+      const value = /^-?\d+(\.\d+)?$/.test(text) ? Number(text) * 1000 : Date.parse(text);
+      if (!Number.isFinite(value)) {
+        fail("must be an ISO-8601 instant (2026-01-01T00:00:00Z) or epoch seconds");
+      }
+      return value;
+    }
+  }
+}
