@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { FakeClock } from "../core/clock.ts";
+import { Pacer, steadyRate } from "./rate.ts";
+import { generate } from "./run.ts";
+import type { Sink } from "./sink.ts";
+import { EventSource, type GeneratedMessage } from "./source.ts";
+
+class MemorySink implements Sink {
+  readonly batches: number[] = [];
+  readonly messages: GeneratedMessage[] = [];
+  closed = false;
+  write(batch: readonly GeneratedMessage[]): Promise<void> {
+    this.batches.push(batch.length);
+    this.messages.push(...batch);
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+  describe(): string {
+    return "memory";
+  }
+}
+
+function source(clock: FakeClock, badRate = 0) {
+  return new EventSource({ seed: "run-test", startTimeMs: 0, badRate, clock });
+}
+
+Deno.test("generate stops at a count that is an exact multiple of the batch size", async () => {
+  const clock = new FakeClock();
+  const sink = new MemorySink();
+  const final = await generate({
+    source: source(clock),
+    sink,
+    clock,
+    limits: { countMax: 3000, batchRecordsMax: 1000 },
+  });
+  assert.equal(final.sent, 3000);
+  assert.deepEqual(sink.batches, [1000, 1000, 1000]);
+  assert.ok(sink.closed);
+});
+
+Deno.test("generate sends a short last batch when the count is not a multiple", async () => {
+  const clock = new FakeClock();
+  const sink = new MemorySink();
+  await generate({
+    source: source(clock),
+    sink,
+    clock,
+    limits: { countMax: 2500, batchRecordsMax: 1000 },
+  });
+  assert.deepEqual(sink.batches, [1000, 1000, 500]);
+});
+
+Deno.test("generate paces to the rate and stops at the duration (fake clock)", async () => {
+  const clock = new FakeClock(5_000);
+  const sink = new MemorySink();
+  const final = await generate({
+    source: source(clock),
+    sink,
+    clock,
+    pacer: new Pacer(steadyRate(2_000), clock),
+    limits: { durationMs: 10_000, batchRecordsMax: 500 },
+  });
+  assert.ok(Math.abs(final.sent - 20_000) <= 500, `sent ${final.sent}`);
+  assert.ok(sink.batches.every((n) => n <= 500));
+});
+
+Deno.test("generate stops when the signal aborts and still closes the sink", async () => {
+  const clock = new FakeClock();
+  const sink = new MemorySink();
+  const controller = new AbortController();
+  const final = await generate({
+    source: source(clock),
+    sink,
+    clock,
+    limits: { batchRecordsMax: 100 },
+    signal: controller.signal,
+    onProgress: (p) => {
+      if (p.sent >= 1000) controller.abort();
+    },
+    progressIntervalMs: 0,
+  });
+  assert.equal(final.sent, 1000);
+  assert.ok(sink.closed);
+});
+
+Deno.test("generate counts bad records by kind and the stream is reproducible", async () => {
+  const run = async () => {
+    const clock = new FakeClock();
+    const sink = new MemorySink();
+    const final = await generate({
+      source: source(clock, 0.1),
+      sink,
+      clock,
+      limits: { countMax: 5000, batchRecordsMax: 700 },
+    });
+    return { final, sink };
+  };
+  const a = await run();
+  const b = await run();
+  const bad = a.final.sent - a.final.counts.valid;
+  assert.ok(bad > 350 && bad < 650, `bad ${bad}`);
+  assert.equal(a.sink.messages.filter((m) => m.kind !== "valid").length, bad);
+  assert.deepEqual(a.sink.messages.map((m) => m.value), b.sink.messages.map((m) => m.value));
+});
