@@ -1,0 +1,3 @@
+export * from "./client.ts";
+export * from "./admin.ts";
+export * from "./producer.ts";
