@@ -1,0 +1,84 @@
+/**
+ * The embedded SQL engine: the only importer of @duckdb/node-api. One
+ * in-process database; callers get typed rows back as plain objects with
+ * bigint for BIGINT/HUGEINT and strings for decimals and timestamps, so
+ * nothing loses precision on the way to Iceberg.
+ */
+import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import { errorMessage, LakehouseError } from "../core/errors.ts";
+
+export type Row = Record<string, unknown>;
+
+export interface EngineOptions {
+  /** Database file, or ":memory:" (default). */
+  readonly path?: string;
+  /** Worker threads DuckDB may use (default: its own choice, all cores). */
+  readonly threads?: number;
+  /** Memory limit, e.g. "2GB"; DuckDB spills to disk above it. */
+  readonly memoryLimit?: string;
+}
+
+export class Engine {
+  readonly #instance: DuckDBInstance;
+  readonly #connection: DuckDBConnection;
+
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+    this.#instance = instance;
+    this.#connection = connection;
+  }
+
+  static async open(options: EngineOptions = {}): Promise<Engine> {
+    const config: Record<string, string> = {};
+    if (options.threads !== undefined) config.threads = String(options.threads);
+    if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
+    const instance = await DuckDBInstance.create(options.path ?? ":memory:", config);
+    const connection = await instance.connect();
+    return new Engine(instance, connection);
+  }
+
+  /** Runs statements for their effect. */
+  async run(sql: string): Promise<void> {
+    try {
+      await this.#connection.run(sql);
+    } catch (error) {
+      throw sqlError(sql, error);
+    }
+  }
+
+  /** Runs a query and returns its rows (BIGINT as bigint, DECIMAL/TIMESTAMP as text). */
+  async query<T extends Row = Row>(sql: string): Promise<T[]> {
+    try {
+      const reader = await this.#connection.runAndReadAll(sql);
+      return reader.getRowObjectsJS() as T[];
+    } catch (error) {
+      throw sqlError(sql, error);
+    }
+  }
+
+  /** Column names and DuckDB type names of a query's result, without running it fully. */
+  async describe(sql: string): Promise<{ name: string; type: string }[]> {
+    const rows = await this.query<{ column_name: string; column_type: string }>(`DESCRIBE ${sql}`);
+    return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
+  }
+
+  close(): void {
+    this.#connection.closeSync();
+    this.#instance.closeSync();
+  }
+}
+
+/** SQL string literal with quotes doubled. */
+export function sqlString(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
+}
+
+/** Quoted identifier. */
+export function sqlIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+function sqlError(sql: string, error: unknown): LakehouseError {
+  const oneLine = sql.replace(/\s+/g, " ").trim();
+  const shown = oneLine.length > 300 ? `${oneLine.slice(0, 300)}...` : oneLine;
+  return new LakehouseError(`SQL failed: ${errorMessage(error)}\n  in: ${shown}`, { cause: error });
+}

@@ -1,0 +1,167 @@
+/**
+ * Column statistics of written Parquet files, computed by reading the files
+ * back (so the manifest describes exactly what is on disk): record and value
+ * counts, null counts, exact lower/upper bounds of top-level primitive
+ * columns in Iceberg's single-value encoding (strings truncated to 16 code
+ * points like Java), compressed column sizes and row-group split offsets.
+ */
+import { type Engine, sqlIdent, sqlString } from "../../engine/duckdb.ts";
+import { encodeBound, truncateStringLower, truncateStringUpper } from "../spec/bounds.ts";
+import type { Schema } from "../spec/types.ts";
+import { leafPathIds } from "./duckdb_types.ts";
+
+export interface FileStats {
+  readonly recordCount: bigint;
+  readonly fileSizeInBytes: bigint;
+  readonly columnSizes: Map<number, bigint>;
+  readonly valueCounts: Map<number, bigint>;
+  readonly nullValueCounts: Map<number, bigint>;
+  readonly nanValueCounts: Map<number, bigint>;
+  readonly lowerBounds: Map<number, Uint8Array>;
+  readonly upperBounds: Map<number, Uint8Array>;
+  readonly splitOffsets: bigint[];
+}
+
+/** Bounds of strings longer than this many code points are truncated. */
+const STRING_BOUND_CODE_POINTS = 16;
+
+export async function computeFileStats(
+  engine: Engine,
+  schema: Schema,
+  paths: readonly string[],
+): Promise<Map<string, FileStats>> {
+  const out = new Map<string, FileStats>();
+  if (paths.length === 0) return out;
+  const list = `[${paths.map(sqlString).join(", ")}]`;
+  const selects: string[] = ["filename", "count(*)::BIGINT AS n"];
+  const primitive = schema.fields.filter((f) => typeof f.type === "string");
+  for (const f of primitive) {
+    const c = sqlIdent(f.name);
+    const type = f.type as string;
+    selects.push(`count(${c})::BIGINT AS ${sqlIdent(`c${f.id}`)}`);
+    const [lo, hi] = boundExprs(type, c);
+    if (lo) {
+      selects.push(`${lo} AS ${sqlIdent(`lo${f.id}`)}`, `${hi} AS ${sqlIdent(`hi${f.id}`)}`);
+    }
+    if (type === "float" || type === "double") {
+      selects.push(`count(*) FILTER (WHERE isnan(${c}))::BIGINT AS ${sqlIdent(`nan${f.id}`)}`);
+    }
+  }
+  const rows = await engine.query(
+    `SELECT ${selects.join(", ")} FROM read_parquet(${list}, filename = true) GROUP BY filename`,
+  );
+  const meta = await engine.query<
+    {
+      file_name: string;
+      path_in_schema: string;
+      size: bigint;
+      offset: bigint;
+      row_group_id: bigint;
+    }
+  >(
+    `SELECT file_name, path_in_schema, row_group_id,
+       total_compressed_size::BIGINT AS size,
+       coalesce(dictionary_page_offset, data_page_offset)::BIGINT AS offset
+     FROM parquet_metadata(${list})`,
+  );
+  const leafIds = leafPathIds(schema);
+  for (const path of paths) {
+    const row = rows.find((r) => r.filename === path);
+    const stat = await Deno.stat(path);
+    const n = (row?.n as bigint | undefined) ?? 0n;
+    const stats: FileStats = {
+      recordCount: n,
+      fileSizeInBytes: BigInt(stat.size),
+      columnSizes: new Map(),
+      valueCounts: new Map(),
+      nullValueCounts: new Map(),
+      nanValueCounts: new Map(),
+      lowerBounds: new Map(),
+      upperBounds: new Map(),
+      splitOffsets: [],
+    };
+    const groupStarts = new Map<bigint, bigint>();
+    for (const m of meta.filter((m) => m.file_name === path)) {
+      const id = leafIds.get(m.path_in_schema);
+      if (id !== undefined) stats.columnSizes.set(id, (stats.columnSizes.get(id) ?? 0n) + m.size);
+      const start = groupStarts.get(m.row_group_id);
+      if (start === undefined || m.offset < start) groupStarts.set(m.row_group_id, m.offset);
+    }
+    stats.splitOffsets.push(
+      ...[...groupStarts.values()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)),
+    );
+    for (const f of primitive) {
+      const type = f.type as string;
+      const nonNull = (row?.[`c${f.id}`] as bigint | undefined) ?? 0n;
+      stats.valueCounts.set(f.id, n);
+      stats.nullValueCounts.set(f.id, n - nonNull);
+      const nan = row?.[`nan${f.id}`] as bigint | undefined;
+      if (nan !== undefined) stats.nanValueCounts.set(f.id, nan);
+      const lo = row?.[`lo${f.id}`];
+      const hi = row?.[`hi${f.id}`];
+      if (lo === null || lo === undefined || hi === null || hi === undefined) continue;
+      if (type === "string") {
+        const lower = truncateStringLower(lo as string, STRING_BOUND_CODE_POINTS);
+        const upper = truncateStringUpper(hi as string, STRING_BOUND_CODE_POINTS);
+        stats.lowerBounds.set(f.id, encodeBound("string", lower));
+        // No upper bound exists when every code point is already the maximum.
+        if (upper !== undefined) stats.upperBounds.set(f.id, encodeBound("string", upper));
+        continue;
+      }
+      stats.lowerBounds.set(f.id, encodeBound(type as never, toBoundValue(type, lo)));
+      stats.upperBounds.set(f.id, encodeBound(type as never, toBoundValue(type, hi)));
+    }
+    out.set(path, stats);
+  }
+  return out;
+}
+
+/** SQL for the min and max of a column, as values boundValue() can encode. */
+function boundExprs(type: string, c: string): [string | undefined, string | undefined] {
+  if (type.startsWith("decimal")) {
+    return [`CAST(min(${c}) AS VARCHAR)`, `CAST(max(${c}) AS VARCHAR)`];
+  }
+  switch (type) {
+    case "int":
+    case "long":
+    case "string":
+      return [`min(${c})`, `max(${c})`];
+    case "date":
+      return [`min(${c}) - DATE '1970-01-01'`, `max(${c}) - DATE '1970-01-01'`];
+    case "timestamp":
+    case "timestamptz":
+      return [`epoch_us(min(${c}))`, `epoch_us(max(${c}))`];
+    case "boolean":
+      return [`bool_and(${c})`, `bool_or(${c})`];
+    case "float":
+    case "double":
+      // NaN is never a bound (readers would prune wrongly).
+      return [
+        `min(${c}) FILTER (WHERE NOT isnan(${c}))`,
+        `max(${c}) FILTER (WHERE NOT isnan(${c}))`,
+      ];
+    default:
+      return [undefined, undefined];
+  }
+}
+
+function toBoundValue(type: string, value: unknown): unknown {
+  if (type.startsWith("decimal")) return decimalUnscaled(String(value), type);
+  if (type === "long" || type === "timestamp" || type === "timestamptz") {
+    return BigInt(value as bigint);
+  }
+  if (type === "int" || type === "date") return Number(value);
+  return value;
+}
+
+/** "12.50" with decimal(12, 2) -> 1250n; pads or checks the fraction to the type's scale. */
+export function decimalUnscaled(text: string, type: string): bigint {
+  const scale = Number(/,\s*(\d+)\)/.exec(type)?.[1] ?? 0);
+  const negative = text.startsWith("-");
+  const [whole, fraction = ""] = text.replace(/^[-+]/, "").split(".");
+  if (fraction.length > scale) {
+    throw new RangeError(`decimal ${text} has more than ${scale} fraction digits`);
+  }
+  const digits = BigInt(whole + fraction.padEnd(scale, "0"));
+  return negative ? -digits : digits;
+}
