@@ -202,10 +202,12 @@ async function runGenerate(context: CommandContext): Promise<number> {
     const kafka = createKafka(connection, logger);
     const topic = values.topic as string;
     try {
-      const partitions = await ensureTopic(kafka, topic, values.partitions as number, logger);
-      sink = await KafkaSink.connect(kafka, {
+      await ensureTopic(kafka, topic, values.partitions as number, logger);
+      sink = await KafkaSink.connect({
+        brokers,
         topic,
-        partitions,
+        clientId: connection.clientId,
+        connectTimeoutMs: connection.connectTimeoutMs,
         partitionBatchBytesMax: 900_000,
       });
     } catch (error) {

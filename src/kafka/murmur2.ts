@@ -1,7 +1,8 @@
 /**
- * Kafka's default partitioner, written from the Java client's definition
- * (murmur2 over the key bytes, seed 0x9747b28c, sign bit cleared), so tests
- * check partition placement independently of the client library.
+ * Kafka's default partitioner for keyed records, as the Java client defines
+ * it: murmur2 over the key bytes (seed 0x9747b28c), sign bit cleared, modulo
+ * the partition count. Producers of every language agree on it, so one
+ * order's events land on one partition whoever writes them.
  */
 export function murmur2(data: Uint8Array): number {
   const m = 0x5bd1e995;
@@ -34,6 +35,10 @@ export function murmur2(data: Uint8Array): number {
   return h | 0;
 }
 
+export function partitionForKeyBytes(key: Uint8Array, partitions: number): number {
+  return (murmur2(key) & 0x7fffffff) % partitions;
+}
+
 export function partitionForKey(key: string, partitions: number): number {
-  return (murmur2(new TextEncoder().encode(key)) & 0x7fffffff) % partitions;
+  return partitionForKeyBytes(new TextEncoder().encode(key), partitions);
 }
