@@ -34,6 +34,8 @@ export interface SourceOptions {
 /** Instant the simulated clock starts at when a seed is given and no --start-time. */
 export const DEFAULT_SEEDED_START_MS = Date.UTC(2026, 0, 1);
 
+const CHUNK_BYTES = 1 << 20;
+
 export class EventSource {
   readonly #lifecycle: OrderLifecycle;
   readonly #badTemplates: OrderLifecycle;
@@ -41,6 +43,9 @@ export class EventSource {
   readonly #badRate: number;
   readonly #wallClock: Clock | undefined;
   readonly #encoder = new TextEncoder();
+  /** Payloads are encoded back to back into shared chunks; messages are views into them. */
+  #chunk = new Uint8Array(CHUNK_BYTES);
+  #chunkUsed = 0;
   readonly counts: Record<MessageKind, number>;
 
   constructor(options: SourceOptions) {
@@ -74,7 +79,25 @@ export class EventSource {
     const event = this.#lifecycle.next();
     if (this.#wallClock) event.event_timestamp = Math.round(this.#wallClock.now()) / 1000;
     this.counts.valid++;
-    return { key: event.order_id, value: this.#encoder.encode(encodeEvent(event)), kind: "valid" };
+    return { key: event.order_id, value: this.#encode(encodeEvent(event)), kind: "valid" };
+  }
+
+  /**
+   * UTF-8 encoding without a fresh buffer per message: encodeInto the free
+   * tail of the current chunk (a chunk is never reused, so earlier views stay
+   * valid after it fills).
+   */
+  #encode(text: string): Uint8Array {
+    // Worst case 3 bytes per UTF-16 unit.
+    if (this.#chunkUsed + text.length * 3 > this.#chunk.length) {
+      if (text.length * 3 > CHUNK_BYTES) return this.#encoder.encode(text);
+      this.#chunk = new Uint8Array(CHUNK_BYTES);
+      this.#chunkUsed = 0;
+    }
+    const start = this.#chunkUsed;
+    const { written } = this.#encoder.encodeInto(text, this.#chunk.subarray(start));
+    this.#chunkUsed += written;
+    return this.#chunk.subarray(start, start + written);
   }
 
   /** The next `n` messages. */
