@@ -1,24 +1,32 @@
 /**
- * `lakehouse demo`: the whole pipeline on embedded defaults, with no outside
- * services. The generator runs in-process; until the table writers land in
- * this build, the demo writes the generated stream to the warehouse directory
- * as NDJSON and says so.
+ * `lakehouse demo`: the engine on embedded defaults, with no outside
+ * services. The generator feeds the micro-batcher in-process (with the same
+ * per-partition offsets Kafka would assign), tables live in a local
+ * warehouse directory with an SQLite catalog at DIR/catalog.db.
  */
+import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.ts";
 import { errorMessage, UsageError } from "../core/errors.ts";
 import { createLogger, type LogLevel } from "../core/log.ts";
-import { LOG_LEVEL } from "../config/common.ts";
+import { LOG_LEVEL, PARTITIONS, TOPIC } from "../config/common.ts";
 import type { OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
-import { generate } from "../generate/run.ts";
-import { FileSink } from "../generate/sink.ts";
 import { DEFAULT_SEEDED_START_MS, EventSource } from "../generate/source.ts";
+import { startEngine } from "../streams/engine.ts";
+import { runGeneratorFeed } from "../streams/generator_feed.ts";
 import type { Command, CommandContext } from "./command.ts";
+import { ENGINE_OPTIONS } from "./engine_options.ts";
 import { ProgressLine } from "./progress.ts";
 
 export const DEMO_OPTIONS: readonly OptionSpec[] = [
   { name: "seed", type: "string", default: "demo", description: "seed of the generated events" },
-  { name: "count", type: "integer", min: 1, default: 100_000, description: "messages to generate" },
+  {
+    name: "count",
+    type: "integer",
+    min: 1,
+    default: 200_000,
+    description: "messages to generate (bad ones included); exits once all are committed",
+  },
   {
     name: "bad-rate",
     type: "number",
@@ -26,25 +34,31 @@ export const DEMO_OPTIONS: readonly OptionSpec[] = [
     max: 1,
     default: 0.001,
     placeholder: "FRACTION",
-    description: "fraction of bad records mixed in",
+    description: "fraction of bad records mixed in (they land in shop.orders_rejects)",
   },
   {
     name: "warehouse",
     type: "string",
     placeholder: "DIR",
     default: ".lakehouse/demo",
-    description: "local directory for the demo's data",
+    description: "local warehouse directory; the SQLite catalog is DIR/catalog.db",
   },
+  TOPIC,
+  PARTITIONS,
+  ...ENGINE_OPTIONS,
   LOG_LEVEL,
 ];
 
 export const demoCommand: Command = {
   name: "demo",
-  summary: "run the pipeline on embedded defaults (no Kafka, local warehouse)",
+  summary: "run the engine on embedded defaults (no Kafka, local warehouse, SQLite catalog)",
   usage: "lakehouse demo [--seed S] [--count N] [--bad-rate F] [--warehouse DIR]",
-  details: `The demo needs no services. In this build it generates the seeded order stream
-into DIR/orders.ndjson (the same bytes 'lakehouse generate --seed S --count N --out FILE'
-writes); the Iceberg writers, catalog and query engine plug into the same loop.`,
+  details: `The demo needs no services. It generates exactly the messages
+'lakehouse generate --seed S --count N --bad-rate F' would, places them on
+partitions as Kafka would, and commits them exactly once to the Iceberg tables
+shop.orders_events and shop.orders_rejects in DIR (catalog DIR/catalog.db,
+catalog name "lakehouse", Iceberg JDBC layout). Running it again with the same
+arguments resumes from the committed offsets and adds nothing twice.`,
   options: DEMO_OPTIONS,
   run: runDemo,
 };
@@ -58,40 +72,84 @@ async function runDemo(context: CommandContext): Promise<number> {
     readFile: context.readFile,
   });
   const logger = createLogger(values["log-level"] as LogLevel);
-  const warehouse = values.warehouse as string;
+  const warehouse = resolve(values.warehouse as string);
   try {
     await Deno.mkdir(warehouse, { recursive: true });
   } catch (error) {
     throw new UsageError(`--warehouse: cannot create ${warehouse}: ${errorMessage(error)}`);
   }
-  const path = `${warehouse}/orders.ndjson`;
-  const sink = await FileSink.open(path);
-  const source = new EventSource({
-    seed: values.seed as string,
-    startTimeMs: DEFAULT_SEEDED_START_MS,
-    badRate: values["bad-rate"] as number,
+  const count = values.count as number;
+  const topic = values.topic as string;
+  const engine = await startEngine({
+    warehouse,
+    catalog: join(warehouse, "catalog.db"),
+    topic,
+    sqlDir: values["sql-dir"] as string | undefined,
+    tempDir: join(warehouse, ".tmp"),
+    targetFileSizeBytes: values["target-file-size"] as number,
+    batchRecordsMax: values["max-records-per-trigger"] as number,
+    batchBytesMax: values["max-batch-bytes"] as number,
+    triggerIntervalMs: values["trigger-interval"] as number,
+    queuedBatchesMax: values["max-queued-batches"] as number,
+    memoryLimit: values["memory-limit"] as string,
     clock: systemClock,
+    logger,
   });
+  const started = systemClock.now();
   const progress = new ProgressLine(context.isTerminal, context.stderr);
-  const final = await generate({
-    source,
-    sink,
-    clock: systemClock,
-    limits: { countMax: values.count as number, batchRecordsMax: 10_000 },
-    signal: context.signal,
-    onProgress: (p) => progress.update(`generated ${p.sent} / ${values.count}`),
-    progressIntervalMs: context.isTerminal ? 200 : 5_000,
-  });
-  progress.done();
+  const stats = engine.pipeline.stats;
+  const describe = (generated: number) => {
+    const seconds = Math.max((systemClock.now() - started) / 1000, 1e-3);
+    return `generated ${generated}/${count}, committed ${stats.recordsCommitted} (${
+      Math.round(stats.recordsCommitted / seconds)
+    }/s), rejects ${stats.rejects}, batches ${stats.batches}, freshness p50 ${
+      Math.round(stats.freshness.quantile(0.5))
+    } ms`;
+  };
+  let lastDraw = 0;
+  try {
+    const source = new EventSource({
+      seed: values.seed as string,
+      startTimeMs: DEFAULT_SEEDED_START_MS,
+      badRate: values["bad-rate"] as number,
+      clock: systemClock,
+    });
+    await runGeneratorFeed({
+      source,
+      pipeline: engine.pipeline,
+      topic,
+      partitions: values.partitions as number,
+      count,
+      chunkRecords: 5_000,
+      clock: systemClock,
+      signal: context.signal,
+      onProgress: (generated) => {
+        const now = systemClock.now();
+        if (now - lastDraw < (context.isTerminal ? 200 : 5_000)) return;
+        lastDraw = now;
+        progress.update(describe(generated));
+      },
+    });
+  } finally {
+    progress.done();
+    await engine.close();
+  }
+  const seconds = (systemClock.now() - started) / 1000;
   logger.info(
-    `demo: ${final.sent} messages (${final.counts.valid} valid, ${
-      final.sent - final.counts.valid
-    } bad) in ${(final.elapsedMs / 1000).toFixed(2)}s -> ${path}`,
+    `demo: ${stats.recordsCommitted} records committed in ${seconds.toFixed(1)}s (${
+      Math.round(stats.recordsCommitted / Math.max(seconds, 1e-3))
+    }/s), ${stats.rejects} rejected, ${stats.skipped} already committed before`,
   );
   context.stdout(
-    `Generated ${final.sent} order events into ${path}.\n` +
-      `Next steps: 'deno task services:up' starts Kafka and the S3 server; ` +
-      `'deno task lakehouse generate --help' shows the generator's options.\n`,
+    `Tables shop.orders_events and shop.orders_rejects are in ${warehouse}
+(SQLite catalog ${join(warehouse, "catalog.db")}, catalog name "lakehouse").
+Read them with pyiceberg:
+  from pyiceberg.catalog.sql import SqlCatalog
+  cat = SqlCatalog("lakehouse", uri="sqlite:///${
+      join(warehouse, "catalog.db")
+    }", warehouse="file://${warehouse}")
+  cat.load_table("shop.orders_events").scan().to_arrow()
+`,
   );
-  return 0;
+  return context.signal.aborted ? 130 : 0;
 }

@@ -7,8 +7,9 @@ import { formatOptionsHelp } from "../config/resolve.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { demoCommand } from "./demo.ts";
 import { generateCommand } from "./generate.ts";
+import { runCommand } from "./run.ts";
 
-export const COMMANDS: readonly Command[] = [demoCommand, generateCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, runCommand, generateCommand];
 
 export const VERSION = "0.1.0";
 

@@ -31,9 +31,17 @@ export interface TableHandle {
   readonly metadata: TableMetadata;
 }
 
+/**
+ * Reads and parses a metadata file. With `cache`, a file whose bytes are
+ * those last parsed or written under the same location is not parsed again:
+ * parsing grows with the snapshot count and would dominate every commit of a
+ * long-lived table. The bytes are still read and compared, so a damaged or
+ * replaced file is noticed as it would be without the cache.
+ */
 export async function readMetadataFile(
   store: ObjectStore,
   location: string,
+  cache?: ManifestReader,
 ): Promise<TableMetadata> {
   let bytes: Uint8Array;
   try {
@@ -44,16 +52,21 @@ export async function readMetadataFile(
       retriable: error instanceof LakehouseError && error.retriable,
     });
   }
-  return tableMetadataFromJson(new TextDecoder().decode(bytes), location);
+  const known = cache?.parsedMetadata(location, bytes);
+  if (known) return known;
+  const metadata = tableMetadataFromJson(new TextDecoder().decode(bytes), location);
+  cache?.rememberMetadata(location, bytes, metadata);
+  return metadata;
 }
 
 export async function loadTable(
   catalog: Catalog,
   store: ObjectStore,
   id: TableIdentifier,
+  cache?: ManifestReader,
 ): Promise<TableHandle> {
   const pointer = await catalog.loadTable(id);
-  const metadata = await readMetadataFile(store, pointer.metadataLocation);
+  const metadata = await readMetadataFile(store, pointer.metadataLocation, cache);
   return { id, metadataLocation: pointer.metadataLocation, metadata };
 }
 
@@ -126,14 +139,27 @@ export interface LoadedManifest {
   readonly entries: readonly ManifestEntry[];
 }
 
+/** Parsed metadata files kept per reader (each can be megabytes). */
+const METADATA_CACHED_MAX = 4;
+
 /**
  * Reads manifest lists and manifests, which never change once written, with
  * a bounded LRU cache so commits and scans do not re-read the same files.
+ * A writer also records the files it writes, so its next commit does not read
+ * back what it already holds (after a manifest merge, that is every entry of
+ * the table). It also remembers the latest parsed metadata files (see
+ * `readMetadataFile`).
  */
 export class ManifestReader {
   readonly #store: ObjectStore;
   readonly #cache = new Map<string, unknown>();
   readonly #entriesMax: number;
+  /** Entries with inherited sequence numbers, per cached manifest's raw entries. */
+  readonly #inherited = new WeakMap<
+    readonly ManifestEntry[],
+    { sequenceNumber: bigint; snapshotId: bigint; entries: ManifestEntry[] }
+  >();
+  readonly #metadata = new Map<string, { bytes: Uint8Array; metadata: TableMetadata }>();
 
   constructor(store: ObjectStore, entriesMax = 512) {
     this.#store = store;
@@ -145,8 +171,20 @@ export class ManifestReader {
   }
 
   async manifest(file: ManifestFile): Promise<LoadedManifest> {
-    const entries = await this.#cached(file.manifestPath, (bytes) => readManifest(bytes).entries);
-    return { file, entries: inheritSequenceNumbers(entries, file) };
+    const raw = await this.#cached(file.manifestPath, (bytes) => readManifest(bytes).entries);
+    // A manifest is listed with the same sequence number and snapshot in every
+    // snapshot that carries it, so the inherited entries are computed once.
+    const memo = this.#inherited.get(raw);
+    if (memo?.sequenceNumber === file.sequenceNumber && memo.snapshotId === file.addedSnapshotId) {
+      return { file, entries: memo.entries };
+    }
+    const entries = inheritSequenceNumbers(raw, file);
+    this.#inherited.set(raw, {
+      sequenceNumber: file.sequenceNumber,
+      snapshotId: file.addedSnapshotId,
+      entries,
+    });
+    return { file, entries };
   }
 
   /** Every manifest of a snapshot with its entries. */
@@ -154,6 +192,42 @@ export class ManifestReader {
     if (!snapshot) return [];
     const list = await this.manifestList(snapshot);
     return await Promise.all(list.map((m) => this.manifest(m)));
+  }
+
+  /** Records a manifest just written, with `entries` exactly as reading it back yields them. */
+  rememberManifest(path: string, entries: readonly ManifestEntry[]): void {
+    this.#put(path, entries);
+  }
+
+  /** Records a manifest list just written, as reading it back yields it. */
+  rememberManifestList(path: string, manifests: readonly ManifestFile[]): void {
+    this.#put(path, manifests);
+  }
+
+  /** The metadata parsed from `bytes` at `location` earlier, if these are the same bytes. */
+  parsedMetadata(location: string, bytes: Uint8Array): TableMetadata | undefined {
+    const known = this.#metadata.get(location);
+    if (!known || !sameBytes(known.bytes, bytes)) return undefined;
+    this.#metadata.delete(location);
+    this.#metadata.set(location, known);
+    return known.metadata;
+  }
+
+  /** Records the metadata a file at `location` holding `bytes` parses to. */
+  rememberMetadata(location: string, bytes: Uint8Array, metadata: TableMetadata): void {
+    this.#metadata.delete(location);
+    this.#metadata.set(location, { bytes, metadata });
+    while (this.#metadata.size > METADATA_CACHED_MAX) {
+      this.#metadata.delete(this.#metadata.keys().next().value!);
+    }
+  }
+
+  #put(path: string, value: unknown): void {
+    this.#cache.delete(path);
+    this.#cache.set(path, value);
+    while (this.#cache.size > this.#entriesMax) {
+      this.#cache.delete(this.#cache.keys().next().value!);
+    }
   }
 
   async #cached<T>(path: string, parse: (bytes: Uint8Array) => T): Promise<T> {
@@ -173,10 +247,13 @@ export class ManifestReader {
       });
     }
     const value = parse(bytes);
-    this.#cache.set(path, value);
-    while (this.#cache.size > this.#entriesMax) {
-      this.#cache.delete(this.#cache.keys().next().value!);
-    }
+    this.#put(path, value);
     return value;
   }
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -51,8 +51,13 @@ export interface PendingChange {
   readonly added: readonly DataFile[];
   /** Live data or delete files this change removes (matched by path). */
   readonly removed?: readonly DataFile[];
-  /** Custom snapshot summary keys (stream offsets, writer id). */
-  readonly summary?: Readonly<Record<string, string>>;
+  /**
+   * Custom snapshot summary keys (stream offsets, writer id); a function is
+   * called per attempt with the metadata the attempt builds on.
+   */
+  readonly summary?:
+    | Readonly<Record<string, string>>
+    | ((base: TableMetadata) => Readonly<Record<string, string>>);
   /** Data files the new position deletes point into: each must still be live. */
   readonly referencedDataFiles?: readonly string[];
   /**
@@ -116,7 +121,7 @@ export async function commitChange(
   const added = change.added;
   const removedPaths = new Set((change.removed ?? []).map((f) => f.filePath));
 
-  let table = await loadTable(catalog, store, id);
+  let table = await loadTable(catalog, store, id, reader);
   // Manifests of new files are written once and reused by every attempt.
   const schema = currentSchema(table.metadata);
   const spec = defaultSpec(table.metadata);
@@ -143,6 +148,7 @@ export async function commitChange(
     const path =
       `${table.metadata.location}/metadata/${crypto.randomUUID()}-m${newManifests.length}.avro`;
     await store.put(path, bytes);
+    reader.rememberManifest(path, entries);
     newManifests.push({
       manifestPath: path,
       manifestLength: BigInt(bytes.length),
@@ -165,16 +171,25 @@ export async function commitChange(
     const base = table.metadata;
     const parent = currentSnapshot(base);
     const sequenceNumber = base["last-sequence-number"] + 1n;
+    // Every manifest is loaded (from the cache when this writer has seen it),
+    // so a commit never builds on a snapshot whose files cannot be read.
     const manifests = await reader.manifests(parent);
-    const live = liveFiles(manifests);
-    validate(change, base, live, removedPaths, manifests);
+    // The live-file map costs a pass over every entry of the table; a plain
+    // append checks nothing against it.
+    if (
+      removedPaths.size > 0 || (change.referencedDataFiles?.length ?? 0) > 0 ||
+      change.validate !== undefined
+    ) {
+      validate(change, base, liveFiles(manifests), removedPaths, manifests);
+    }
     await validateNoNewDeletes(change, base, reader, removedPaths);
 
     const carried: ManifestFile[] = [];
     for (const loaded of manifests) {
-      const hit = loaded.entries.some((e) =>
-        e.status !== EntryStatus.Deleted && removedPaths.has(e.dataFile.filePath)
-      );
+      const hit = removedPaths.size > 0 &&
+        loaded.entries.some((e) =>
+          e.status !== EntryStatus.Deleted && removedPaths.has(e.dataFile.filePath)
+        );
       if (!hit) {
         carried.push(loaded.file);
         continue;
@@ -217,7 +232,11 @@ export async function commitChange(
       "sequence-number": sequenceNumber,
       "timestamp-ms": Math.floor(nowMs),
       "manifest-list": listPath,
-      summary: summary.build(change.operation, parent?.summary, change.summary ?? {}),
+      summary: summary.build(
+        change.operation,
+        parent?.summary,
+        typeof change.summary === "function" ? change.summary(base) : change.summary ?? {},
+      ),
       "schema-id": schema["schema-id"],
     };
     const updates: TableUpdate[] = [
@@ -232,9 +251,13 @@ export async function commitChange(
     const nextLocation = `${base.location}/metadata/${
       metadataFileName(version, crypto.randomUUID())
     }`;
-    await store.put(nextLocation, new TextEncoder().encode(tableMetadataToJson(next)));
+    const metadataBytes = new TextEncoder().encode(tableMetadataToJson(next));
+    await store.put(nextLocation, metadataBytes);
     try {
       await catalog.swapTable(id, table.metadataLocation, nextLocation);
+      // The next commit starts from these files; it need not read them back.
+      reader.rememberManifestList(listPath, list);
+      reader.rememberMetadata(nextLocation, metadataBytes, next);
       return { snapshot, metadataLocation: nextLocation, metadata: next, attempts: attempt };
     } catch (error) {
       if (error instanceof CommitStateUnknownError) throw error;
@@ -252,7 +275,7 @@ export async function commitChange(
       const base = options.backoffBaseMs ?? 20;
       const max = options.backoffMaxMs ?? 2_000;
       await clock.sleep(Math.min(max, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
-      table = await loadTable(catalog, store, id);
+      table = await loadTable(catalog, store, id, reader);
     }
   }
 }
@@ -385,6 +408,7 @@ async function writeCombinedManifest(
   });
   const path = `${table.metadata.location}/metadata/${crypto.randomUUID()}-m.avro`;
   await context.store.put(path, bytes);
+  context.manifests?.rememberManifest(path, entries);
   const liveEntries = entries.filter((e) => e.status !== EntryStatus.Deleted);
   const count = (status: number) => entries.filter((e) => e.status === status);
   const rows = (xs: ManifestEntry[]) => xs.reduce((s, e) => s + e.dataFile.recordCount, 0n);

@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { type Engine, sqlIdent, sqlString } from "../../engine/duckdb.ts";
+import { filePath } from "../../storage/file.ts";
 import type { ObjectStore } from "../../storage/store.ts";
 import type { Schema } from "../spec/types.ts";
 import { duckdbType } from "../write/duckdb_types.ts";
@@ -98,10 +99,14 @@ export async function createScanView(plan: ScanPlan, options: ScanViewOptions): 
   await engine.run(`CREATE OR REPLACE TEMP VIEW ${view} AS ${sql}`);
 }
 
-/** Local path of a file: itself for file:// URIs, otherwise a cached download. */
+/**
+ * Local path of a file: itself for file:// URIs, otherwise a cached download.
+ * A file:// URI maps to its path literally, as the FileStore that wrote it
+ * maps it: partition directories hold percent-escapes (`note=Z%C3%BCrich`)
+ * that are part of the file name, not escapes to decode.
+ */
 async function fetchToCache(options: ScanViewOptions, uri: string): Promise<string> {
-  if (uri.startsWith("file://")) return decodeURIComponent(new URL(uri).pathname);
-  if (uri.startsWith("/")) return uri;
+  if (uri.startsWith("file:") || uri.startsWith("/")) return filePath(uri);
   const digest = new Uint8Array(
     await crypto.subtle.digest("SHA-256", new TextEncoder().encode(uri)),
   );

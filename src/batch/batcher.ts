@@ -1,0 +1,184 @@
+/**
+ * Groups consumed records into micro-batches bounded by a record count, a
+ * byte size and a trigger interval. Each batch becomes one commit per table,
+ * so the limits trade commit overhead against freshness and memory. Time is
+ * passed in by the caller, which keeps the batcher pure and testable.
+ */
+import { assert } from "../core/assert.ts";
+import type { Batch, CloseReason, PartitionRange, RawRecord } from "./types.ts";
+
+export interface BatchLimits {
+  /** A batch closes as soon as it holds this many records. */
+  readonly batchRecordsMax: number;
+  /** A batch never grows past this many bytes, except a single larger record alone. */
+  readonly batchBytesMax: number;
+  /** A non-empty batch closes once it has been open this long. */
+  readonly triggerIntervalMs: number;
+}
+
+const LIMIT_NAMES = ["batchRecordsMax", "batchBytesMax", "triggerIntervalMs"] as const;
+
+/** Offsets of one partition within the open batch. */
+interface OpenRange {
+  readonly firstOffset: bigint;
+  lastOffset: bigint;
+}
+
+export class MicroBatcher {
+  readonly limits: Readonly<BatchLimits>;
+  #records: RawRecord[] = [];
+  #bytes = 0;
+  #openedAtMs = 0;
+  #oldestTimestampMs = Infinity;
+  /** Ranges of the open batch, by partition. */
+  #ranges = new Map<number, OpenRange>();
+  /**
+   * Last offset added per partition, across batches: a consumer that
+   * re-delivers or reorders records would otherwise commit duplicates.
+   */
+  readonly #lastOffsets = new Map<number, bigint>();
+
+  constructor(limits: BatchLimits) {
+    for (const name of LIMIT_NAMES) {
+      const value = limits[name];
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+      }
+    }
+    this.limits = Object.freeze({
+      batchRecordsMax: limits.batchRecordsMax,
+      batchBytesMax: limits.batchBytesMax,
+      triggerIntervalMs: limits.triggerIntervalMs,
+    });
+  }
+
+  get pendingRecords(): number {
+    return this.#records.length;
+  }
+
+  get pendingBytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * Adds a record and returns the batches this closed (zero, one or two), in
+   * order. An open batch that is already due closes first, so a busy feed
+   * whose timer runs late still honours the trigger interval; one the record
+   * would push past batchBytesMax closes too. The batch holding the record
+   * closes once it reaches batchRecordsMax records or batchBytesMax bytes,
+   * which is how a record larger than the byte limit ends up alone.
+   */
+  add(record: RawRecord, nowMs: number): Batch[] {
+    const last = this.#lastOffsets.get(record.partition);
+    assert(
+      last === undefined || record.offset > last,
+      `offset ${record.offset} of partition ${record.partition} does not follow ${last}`,
+    );
+    const size = recordBytes(record);
+    const closed: Batch[] = [];
+    if (this.#records.length > 0) {
+      if (nowMs - this.#openedAtMs >= this.limits.triggerIntervalMs) {
+        closed.push(this.#close(nowMs, "time"));
+      } else if (this.#bytes + size > this.limits.batchBytesMax) {
+        closed.push(this.#close(nowMs, "bytes"));
+      }
+    }
+    if (this.#records.length === 0) this.#openedAtMs = nowMs;
+    this.#records.push(record);
+    this.#bytes += size;
+    if (record.timestampMs < this.#oldestTimestampMs) this.#oldestTimestampMs = record.timestampMs;
+    this.#lastOffsets.set(record.partition, record.offset);
+    const range = this.#ranges.get(record.partition);
+    if (range === undefined) {
+      this.#ranges.set(record.partition, {
+        firstOffset: record.offset,
+        lastOffset: record.offset,
+      });
+    } else {
+      range.lastOffset = record.offset;
+    }
+    if (this.#records.length >= this.limits.batchRecordsMax) {
+      closed.push(this.#close(nowMs, "records"));
+    } else if (this.#bytes >= this.limits.batchBytesMax) {
+      closed.push(this.#close(nowMs, "bytes"));
+    }
+    return closed;
+  }
+
+  /** Closes the open batch if it holds records and its trigger interval has passed. */
+  poll(nowMs: number): Batch | undefined {
+    if (this.#records.length === 0) return undefined;
+    if (nowMs - this.#openedAtMs < this.limits.triggerIntervalMs) return undefined;
+    return this.#close(nowMs, "time");
+  }
+
+  /** Closes the open batch now whatever its size (shutdown, rebalance); undefined if empty. */
+  flush(nowMs: number): Batch | undefined {
+    if (this.#records.length === 0) return undefined;
+    return this.#close(nowMs, "flush");
+  }
+
+  /** Milliseconds until poll closes the open batch (0 when due); undefined when empty. */
+  msUntilDue(nowMs: number): number | undefined {
+    if (this.#records.length === 0) return undefined;
+    return Math.max(0, this.#openedAtMs + this.limits.triggerIntervalMs - nowMs);
+  }
+
+  /**
+   * Drops buffered records of partitions this consumer lost in a rebalance:
+   * their new owner reads them again from the tables' committed offsets, so
+   * committing them here would duplicate them. The open batch keeps its
+   * opening time, and the offset check of those partitions starts afresh in
+   * case they come back.
+   */
+  revoke(partitions: readonly number[]): void {
+    if (partitions.length === 0) return;
+    const revoked = new Set(partitions);
+    for (const p of revoked) {
+      this.#lastOffsets.delete(p);
+      this.#ranges.delete(p);
+    }
+    const kept: RawRecord[] = [];
+    let bytes = 0;
+    let oldest = Infinity;
+    for (const r of this.#records) {
+      if (revoked.has(r.partition)) continue;
+      kept.push(r);
+      bytes += recordBytes(r);
+      if (r.timestampMs < oldest) oldest = r.timestampMs;
+    }
+    this.#records = kept;
+    this.#bytes = bytes;
+    this.#oldestTimestampMs = oldest;
+  }
+
+  #close(nowMs: number, reason: CloseReason): Batch {
+    assert(this.#records.length > 0, "closing an empty batch");
+    const ranges: PartitionRange[] = [];
+    for (const [partition, r] of this.#ranges) {
+      ranges.push(
+        Object.freeze({ partition, firstOffset: r.firstOffset, nextOffset: r.lastOffset + 1n }),
+      );
+    }
+    ranges.sort((a, b) => a.partition - b.partition);
+    const batch: Batch = Object.freeze({
+      records: this.#records,
+      bytes: this.#bytes,
+      ranges: Object.freeze(ranges),
+      openedAtMs: this.#openedAtMs,
+      closedAtMs: nowMs,
+      reason,
+      oldestTimestampMs: this.#oldestTimestampMs,
+    });
+    // A fresh array rather than truncating: the closed batch keeps its own.
+    this.#records = [];
+    this.#bytes = 0;
+    this.#oldestTimestampMs = Infinity;
+    this.#ranges = new Map();
+    return batch;
+  }
+}
+
+function recordBytes(record: RawRecord): number {
+  return (record.value?.length ?? 0) + (record.key?.length ?? 0);
+}

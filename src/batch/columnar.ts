@@ -1,0 +1,154 @@
+/**
+ * Staging files handed to DuckDB's read_json: one NDJSON line per record.
+ * Accepted events carry their payload bytes spliced in as received: after
+ * validation only DuckDB parses the JSON again (into typed columns), and
+ * nothing is re-serialized here.
+ */
+import { assert } from "../core/assert.ts";
+import type { RawRecord } from "./types.ts";
+import type { RejectKind, ValidEvent } from "./validate.ts";
+
+export interface StagedRecord {
+  readonly record: RawRecord;
+  /** The validated event; its presence is the proof that record.value is a valid payload. */
+  readonly event: ValidEvent;
+}
+
+export interface RejectedRecord {
+  readonly record: RawRecord;
+  readonly reason: string;
+  readonly kind: RejectKind;
+}
+
+const ENCODER = new TextEncoder();
+const STRICT_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const LF = 0x0a;
+const CR = 0x0d;
+const SPACE = 0x20;
+const LINE_END = ENCODER.encode("}\n");
+
+/**
+ * Lines `{"kafka_topic":..,"kafka_partition":..,"kafka_offset":..,
+ * "kafka_timestamp_ms":..,"ingested_at_ms":..,"payload":<value bytes>}`.
+ * The payloads must have passed validateEvent: the line is only valid JSON
+ * if they are.
+ */
+export function encodeStaged(records: readonly StagedRecord[], ingestedAtMs: number): Uint8Array {
+  const ingested = String(Math.floor(ingestedAtMs));
+  let capacity = 0;
+  for (const { record } of records) capacity += (record.value?.length ?? 0) + 160;
+  const out = new Writer(capacity);
+  let topic = "";
+  let topicJson = '""';
+  for (const { record } of records) {
+    const value = record.value;
+    assert(value !== null, `staged record at offset ${record.offset} has no payload`);
+    if (record.topic !== topic) {
+      topic = record.topic;
+      topicJson = JSON.stringify(topic);
+    }
+    out.text(
+      '{"kafka_topic":' + topicJson +
+        ',"kafka_partition":' + String(record.partition) +
+        ',"kafka_offset":' + String(record.offset) +
+        ',"kafka_timestamp_ms":' + String(Math.floor(record.timestampMs)) +
+        ',"ingested_at_ms":' + ingested +
+        ',"payload":',
+    );
+    const at = out.bytes(value);
+    // Valid JSON holds CR and LF only as whitespace between tokens (inside
+    // strings they must be escaped), so blanking them keeps the payload's
+    // meaning and keeps it on one line.
+    if (value.indexOf(LF) !== -1 || value.indexOf(CR) !== -1) out.blank(at, value.length);
+    out.bytes(LINE_END);
+  }
+  return out.finish();
+}
+
+/**
+ * Lines `{"topic":..,"partition":..,"offset":..,"received_at_ms":..,"kind":..,
+ * "reason":..,"payload_base64":..,"payload_text":..}`. The payload is kept
+ * as received: base64 carries any bytes (invalid UTF-8 included), and
+ * payload_text is the same payload as text for people, null when it is not
+ * UTF-8 (or absent).
+ */
+export function encodeRejects(
+  rejects: readonly RejectedRecord[],
+  receivedAtMs: number,
+): Uint8Array {
+  const received = String(Math.floor(receivedAtMs));
+  const lines: string[] = [];
+  for (const { record, reason, kind } of rejects) {
+    const value = record.value;
+    let base64: string | null = null;
+    let text: string | null = null;
+    if (value !== null) {
+      base64 = value.toBase64();
+      text = decodeOrNull(value);
+    }
+    lines.push(
+      '{"topic":' + JSON.stringify(record.topic) +
+        ',"partition":' + String(record.partition) +
+        ',"offset":' + String(record.offset) +
+        ',"received_at_ms":' + received +
+        ',"kind":' + JSON.stringify(kind) +
+        // A lone surrogate would be written as an escape that DuckDB refuses.
+        ',"reason":' + JSON.stringify(reason.toWellFormed()) +
+        ',"payload_base64":' + JSON.stringify(base64) +
+        ',"payload_text":' + JSON.stringify(text) +
+        "}\n",
+    );
+  }
+  return ENCODER.encode(lines.join(""));
+}
+
+function decodeOrNull(bytes: Uint8Array): string | null {
+  try {
+    return STRICT_DECODER.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+/** An output buffer that grows by doubling. */
+class Writer {
+  #buffer: Uint8Array;
+  #length = 0;
+
+  constructor(capacity: number) {
+    this.#buffer = new Uint8Array(Math.max(capacity, 64));
+  }
+
+  /** Appends `s` as UTF-8. */
+  text(s: string): void {
+    this.#reserve(s.length * 3);
+    const { written } = ENCODER.encodeInto(s, this.#buffer.subarray(this.#length));
+    this.#length += written;
+  }
+
+  /** Appends `b`; returns where it starts. */
+  bytes(b: Uint8Array): number {
+    this.#reserve(b.length);
+    const at = this.#length;
+    this.#buffer.set(b, at);
+    this.#length += b.length;
+    return at;
+  }
+
+  /** Turns CR and LF in [at, at + length) into spaces. */
+  blank(at: number, length: number): void {
+    const b = this.#buffer;
+    for (let i = at; i < at + length; i++) if (b[i] === LF || b[i] === CR) b[i] = SPACE;
+  }
+
+  finish(): Uint8Array {
+    return this.#buffer.subarray(0, this.#length);
+  }
+
+  #reserve(n: number): void {
+    if (this.#length + n <= this.#buffer.length) return;
+    const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.#length + n));
+    grown.set(this.#buffer.subarray(0, this.#length));
+    this.#buffer = grown;
+  }
+}

@@ -1,0 +1,68 @@
+/** Options shared by the engine commands (run, demo). */
+import type { OptionSpec } from "../config/options.ts";
+
+export const TRIGGER_INTERVAL: OptionSpec = {
+  name: "trigger-interval",
+  type: "duration",
+  min: 10,
+  default: "2s",
+  description: "a micro-batch closes at the latest this long after its first record",
+};
+
+export const MAX_RECORDS_PER_TRIGGER: OptionSpec = {
+  name: "max-records-per-trigger",
+  type: "integer",
+  min: 1,
+  max: 10_000_000,
+  default: 200_000,
+  description: "a micro-batch closes at this many records (the backpressure knob)",
+};
+
+export const MAX_BATCH_BYTES: OptionSpec = {
+  name: "max-batch-bytes",
+  type: "integer",
+  min: 1024,
+  default: 128 * 1024 * 1024,
+  description: "a micro-batch closes at this many payload bytes",
+};
+
+export const QUEUED_BATCHES_MAX: OptionSpec = {
+  name: "max-queued-batches",
+  type: "integer",
+  min: 0,
+  max: 16,
+  default: 1,
+  description: "closed batches allowed to wait for the writers before the feed pauses",
+};
+
+export const TARGET_FILE_SIZE: OptionSpec = {
+  name: "target-file-size",
+  type: "integer",
+  min: 1024 * 1024,
+  default: 128 * 1024 * 1024,
+  description: "data files are rolled at about this many bytes",
+};
+
+export const SQL_DIR: OptionSpec = {
+  name: "sql-dir",
+  type: "string",
+  placeholder: "DIR",
+  description: "load customized events.sql / rejects.sql from DIR instead of the built-in ones",
+};
+
+export const MEMORY_LIMIT: OptionSpec = {
+  name: "memory-limit",
+  type: "string",
+  default: "2GB",
+  description: "DuckDB memory limit (it spills to disk beyond it)",
+};
+
+export const ENGINE_OPTIONS: readonly OptionSpec[] = [
+  TRIGGER_INTERVAL,
+  MAX_RECORDS_PER_TRIGGER,
+  MAX_BATCH_BYTES,
+  QUEUED_BATCHES_MAX,
+  TARGET_FILE_SIZE,
+  SQL_DIR,
+  MEMORY_LIMIT,
+];

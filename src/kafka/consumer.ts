@@ -1,0 +1,177 @@
+/**
+ * The engine's Kafka feed: one consumer-group member reading the topic once
+ * for all streams. Start positions come from the tables (each assigned
+ * partition is sought to the lowest next offset the tables recorded); the
+ * group's committed offsets are only advanced after the tables commit, as a
+ * convenience for tools. Records go to the pipeline in fetch-sized chunks;
+ * `offer` waits while writers are busy, which holds the fetch loop (bounded
+ * memory). On revocation, buffered records of lost partitions are dropped:
+ * the new owner re-reads them from the tables' offsets.
+ */
+import type { Consumer, Kafka } from "kafkajs";
+import type { Buffer } from "node:buffer";
+import type { RawRecord } from "../batch/types.ts";
+import { errorMessage } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
+
+/** What the feed needs from the engine. */
+export interface FeedTarget {
+  offer(records: readonly RawRecord[]): Promise<void>;
+  tick(): Promise<void>;
+  flush(): Promise<void>;
+  revoke(partitions: readonly number[]): void;
+  /** Re-reads the tables' offsets and returns where each partition must start. */
+  startOffsets(partitions: readonly number[]): Promise<Map<number, bigint>>;
+}
+
+export interface KafkaFeedOptions {
+  readonly kafka: Kafka;
+  readonly topic: string;
+  readonly groupId: string;
+  readonly target: FeedTarget;
+  readonly logger: Logger;
+  readonly signal: AbortSignal;
+  /** Bytes fetched per partition per request. */
+  readonly fetchBytesPerPartitionMax: number;
+  /** Stop once this many records were offered (tests, benchmarks); undefined = until signalled. */
+  readonly recordsMax?: number;
+  /** Stop after this long without new records (drains in tests/benchmarks). */
+  readonly idleExitMs?: number;
+}
+
+export class KafkaFeed {
+  readonly #o: KafkaFeedOptions;
+  readonly #consumer: Consumer;
+  #assigned: number[] = [];
+  #offered = 0;
+  #joined = false;
+  #lastRecordMs = Date.now();
+
+  constructor(options: KafkaFeedOptions) {
+    this.#o = options;
+    this.#consumer = options.kafka.consumer({
+      groupId: options.groupId,
+      allowAutoTopicCreation: false,
+      maxBytesPerPartition: options.fetchBytesPerPartitionMax,
+      maxBytes: options.fetchBytesPerPartitionMax * 8,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 30_000,
+      rebalanceTimeout: 60_000,
+      heartbeatInterval: 3_000,
+    });
+  }
+
+  /** Commits the group offsets after the tables committed (advisory only). */
+  async commitGroupOffsets(next: ReadonlyMap<number, bigint>): Promise<void> {
+    const offsets = [...next].filter(([p]) => this.#assigned.includes(p)).map(([partition, o]) => ({
+      topic: this.#o.topic,
+      partition,
+      offset: o.toString(),
+    }));
+    if (offsets.length === 0) return;
+    try {
+      await this.#consumer.commitOffsets(offsets);
+    } catch (error) {
+      // Tables are the source of truth; a failed advisory commit only delays tools.
+      this.#o.logger.debug(`group offset commit failed: ${errorMessage(error)}`);
+    }
+  }
+
+  get offered(): number {
+    return this.#offered;
+  }
+
+  async run(): Promise<void> {
+    const { topic, target, logger, signal } = this.#o;
+    const consumer = this.#consumer;
+    await consumer.connect();
+    consumer.on(consumer.events.GROUP_JOIN, async (event) => {
+      const partitions = (event.payload.memberAssignment[topic] ?? []).slice().sort((a, b) =>
+        a - b
+      );
+      const lost = this.#assigned.filter((p) => !partitions.includes(p));
+      if (lost.length > 0) target.revoke(lost);
+      this.#assigned = partitions;
+      this.#joined = true;
+      // Idle time counts from the moment partitions are ours.
+      this.#lastRecordMs = Date.now();
+      try {
+        const start = await target.startOffsets(partitions);
+        for (const [partition, offset] of start) {
+          consumer.seek({ topic, partition, offset: offset.toString() });
+        }
+        logger.info(
+          `assigned partitions ${partitions.join(",") || "(none)"} of ${topic}; starting at ${
+            [...start].map(([p, o]) => `${p}:${o}`).join(" ")
+          }`,
+        );
+      } catch (error) {
+        logger.error(`cannot position partitions after a rebalance: ${errorMessage(error)}`);
+      }
+    });
+    consumer.on(consumer.events.CRASH, (event) => {
+      logger.warn(
+        `Kafka consumer crashed (${event.payload.error}); restart=${event.payload.restart}`,
+      );
+    });
+    await consumer.subscribe({ topic, fromBeginning: true });
+    let stopping = false;
+    const done = new Promise<void>((resolve) => {
+      const stop = () => {
+        stopping = true;
+        resolve();
+      };
+      signal.addEventListener("abort", stop, { once: true });
+      const timer = setInterval(async () => {
+        if (stopping) return clearInterval(timer);
+        try {
+          await target.tick();
+        } catch (error) {
+          logger.error(`commit failed: ${errorMessage(error)}`);
+          clearInterval(timer);
+          stop();
+        }
+        const idle = this.#o.idleExitMs;
+        if (idle !== undefined && this.#joined && Date.now() - this.#lastRecordMs > idle) stop();
+        if (this.#o.recordsMax !== undefined && this.#offered >= this.#o.recordsMax) stop();
+      }, 50);
+      this.#stopTimer = () => clearInterval(timer);
+    });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
+        if (batch.messages.length === 0 || !isRunning() || isStale() || stopping) return;
+        const records: RawRecord[] = new Array(batch.messages.length);
+        for (let i = 0; i < batch.messages.length; i++) {
+          const m = batch.messages[i];
+          records[i] = {
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: BigInt(m.offset),
+            key: m.key ? view(m.key) : null,
+            value: m.value ? view(m.value) : null,
+            timestampMs: Number(m.timestamp),
+          };
+        }
+        await target.offer(records);
+        this.#offered += records.length;
+        this.#lastRecordMs = Date.now();
+        resolveOffset(batch.messages[batch.messages.length - 1].offset);
+        await heartbeat();
+      },
+    });
+    await done;
+    this.#stopTimer?.();
+    await consumer.stop();
+    await target.flush();
+    await consumer.disconnect();
+  }
+
+  #stopTimer: (() => void) | undefined;
+}
+
+function view(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}

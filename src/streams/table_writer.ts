@@ -1,0 +1,142 @@
+/**
+ * One exactly-once table fed from Kafka: holds the table's committed offsets,
+ * turns a batch's rows (a DuckDB relation prepared by the stream) into data
+ * files and commits them as an append whose summary carries the next offset
+ * of every partition. Another writer committing the same partitions first
+ * (after a rebalance) fails the commit's validation; the caller then reloads
+ * the offsets and redoes the batch, so nothing is written twice.
+ */
+import type { Catalog, TableIdentifier } from "../catalog/catalog.ts";
+import type { Logger } from "../core/log.ts";
+import type { Engine } from "../engine/duckdb.ts";
+import { commitChange, type CommitResult, ValidationError } from "../iceberg/commit/commit.ts";
+import type { PartitionSpec, Schema } from "../iceberg/spec/types.ts";
+import { loadOrCreateTable, loadTable, ManifestReader } from "../iceberg/table.ts";
+import { writeDataFiles } from "../iceberg/write/data_files.ts";
+import type { ObjectStore } from "../storage/store.ts";
+import type { PartitionRange } from "../batch/types.ts";
+import { encodeOffsets, OFFSETS_KEY, readOffsets } from "./offsets.ts";
+
+export interface TableWriterOptions {
+  readonly catalog: Catalog;
+  readonly store: ObjectStore;
+  readonly engine: Engine;
+  readonly id: TableIdentifier;
+  readonly schema: Schema;
+  readonly spec: PartitionSpec;
+  /** Table location for a new table. */
+  readonly location: string;
+  readonly topic: string;
+  readonly tempDir: string;
+  readonly targetFileSizeBytes: number;
+  readonly logger: Logger;
+  readonly properties?: Readonly<Record<string, string>>;
+}
+
+export interface WriteResult {
+  readonly commit: CommitResult | undefined;
+  readonly rows: bigint;
+  readonly files: number;
+}
+
+export class TableWriter {
+  readonly options: TableWriterOptions;
+  readonly #manifests: ManifestReader;
+  #next = new Map<number, bigint>();
+
+  constructor(options: TableWriterOptions) {
+    this.options = options;
+    this.#manifests = new ManifestReader(options.store);
+  }
+
+  get name(): string {
+    return this.options.id.name;
+  }
+
+  /** Creates the table if needed and reads its committed offsets. */
+  async open(): Promise<void> {
+    const o = this.options;
+    const table = await loadOrCreateTable(o.catalog, o.store, {
+      id: o.id,
+      location: o.location,
+      schema: o.schema,
+      spec: o.spec,
+      properties: { "write.format.default": "parquet", ...o.properties },
+    });
+    this.#next = readOffsets(table.metadata, o.topic);
+  }
+
+  /** Reloads the committed offsets (after a lost race or a rebalance). */
+  async refresh(): Promise<void> {
+    const table = await loadTable(this.options.catalog, this.options.store, this.options.id);
+    this.#next = readOffsets(table.metadata, this.options.topic);
+  }
+
+  /** Next offset to read for a partition (0 when the table has none). */
+  nextOffset(partition: number): bigint {
+    return this.#next.get(partition) ?? 0n;
+  }
+
+  nextOffsets(): ReadonlyMap<number, bigint> {
+    return this.#next;
+  }
+
+  /**
+   * Writes `relation` (rows of records at or after this table's offsets) and
+   * commits it with the batch's offsets. `ranges` are the batch's partition
+   * ranges; `expected` the offsets the rows were selected with. Returns
+   * undefined commit when there is nothing to write and no offset to advance.
+   */
+  async write(
+    relation: string,
+    ranges: readonly PartitionRange[],
+    expected: ReadonlyMap<number, bigint>,
+  ): Promise<WriteResult> {
+    const o = this.options;
+    const advanced = new Map(this.#next);
+    for (const r of ranges) {
+      if (r.nextOffset > (advanced.get(r.partition) ?? 0n)) advanced.set(r.partition, r.nextOffset);
+    }
+    const table = await loadTable(o.catalog, o.store, o.id);
+    const files = await writeDataFiles({
+      engine: o.engine,
+      store: o.store,
+      schema: o.schema,
+      spec: o.spec,
+      source: relation,
+      location: table.metadata.location,
+      targetFileSizeBytes: o.targetFileSizeBytes,
+      tempDir: o.tempDir,
+    });
+    const rows = files.reduce((s, f) => s + f.recordCount, 0n);
+    const commit = await commitChange(
+      { catalog: o.catalog, store: o.store, id: o.id, manifests: this.#manifests },
+      {
+        operation: "append",
+        added: files,
+        // The summary is computed against the table each attempt is based on.
+        summary: (base) => {
+          const merged = readOffsets(base, o.topic);
+          for (const [p, next] of advanced) {
+            if ((merged.get(p) ?? 0n) < next) merged.set(p, next);
+          }
+          return { [OFFSETS_KEY]: encodeOffsets({ topic: o.topic, next: merged }) };
+        },
+        validate: (base) => {
+          const committed = readOffsets(base, o.topic);
+          for (const r of ranges) {
+            const now = committed.get(r.partition) ?? 0n;
+            const mine = expected.get(r.partition) ?? 0n;
+            if (now > mine) {
+              throw new ValidationError(
+                `${o.id.name}: partition ${r.partition} was committed up to ${now} by another writer (this batch assumed ${mine})`,
+              );
+            }
+          }
+        },
+      },
+    );
+    this.#next = readOffsets(commit.metadata, o.topic);
+    return { commit, rows, files: files.length };
+  }
+}
