@@ -79,7 +79,7 @@ export function applyUpdates(
         if (m.snapshots.some((x) => x["snapshot-id"] === s["snapshot-id"])) {
           throw new LakehouseError(`snapshot ${s["snapshot-id"]} already exists`);
         }
-        if (s["sequence-number"] <= m["last-sequence-number"] && m.snapshots.length > 0) {
+        if (s["sequence-number"] <= m["last-sequence-number"]) {
           throw new LakehouseError(
             `snapshot sequence number ${s["sequence-number"]} must exceed the table's ${
               m["last-sequence-number"]

@@ -258,7 +258,7 @@ function partitionPath(
       text = new Date(Number(v) * 3_600_000).toISOString().slice(0, 13).replace("T", "-");
     } else if (field.transform === "day") {
       text = new Date(Number(v) * 86_400_000).toISOString().slice(0, 10);
-    } else text = encodeURIComponent(String(v));
+    } else text = encodeURIComponent(String(v)).replaceAll("*", "%2A"); // DuckDB globs "*" in paths
     void schema;
     return `${field.name}=${text}/`;
   }).join("");
