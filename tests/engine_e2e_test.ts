@@ -198,17 +198,19 @@ Deno.test("engine is exactly-once across kill -9 at random moments", async () =>
       }).spawn();
       // Startup takes about a second; kill anywhere from before the first
       // commit to deep into the run.
-      await new Promise((resolve) => setTimeout(resolve, 600 + random() * 3500));
+      await new Promise((resolve) => setTimeout(resolve, 500 + random() * 2500));
       child.kill("SIGKILL");
       await child.status;
+      if (round === rounds / 2 - 1) {
+        // Halfway, the stream must be partly committed: kills land mid-stream.
+        const partial = await readTables(dir);
+        assert.ok(partial.events.length > 0, "no commit survived the first crash rounds");
+        assert.ok(
+          partial.events.length < count * 0.98,
+          "the stream finished before half of the crash rounds",
+        );
+      }
     }
-    // The kills must have landed mid-stream: some but not all events committed.
-    const partial = await readTables(dir);
-    assert.ok(partial.events.length > 0, "no commit survived the crash rounds");
-    assert.ok(
-      partial.events.length < count * 0.99,
-      "crash rounds finished the stream; nothing was tested",
-    );
     const out = await runCli(
       runArgs(brokers, topic, dir, ["--idle-exit", "5s", "--group-id", `g-${topic}-final`]),
     );

@@ -28,6 +28,9 @@ const ERROR_NAMES: Record<number, string> = {
   46: "DUPLICATE_SEQUENCE_NUMBER",
   47: "INVALID_PRODUCER_EPOCH",
   59: "UNKNOWN_PRODUCER_ID",
+  14: "COORDINATOR_LOAD_IN_PROGRESS",
+  15: "COORDINATOR_NOT_AVAILABLE",
+  16: "NOT_COORDINATOR",
 };
 
 function kafkaError(code: number, what: string): LakehouseError {
@@ -243,15 +246,22 @@ export class WireProducer {
       }
       leaders.set(p.index, p.leader);
     }
-    const init = await bootstrap.request(API_INIT_PRODUCER_ID, 1, (w) => {
-      w.string(null);
-      w.int32(60_000);
-    });
-    init.int32();
-    const initError = init.int16();
-    if (initError !== 0) {
-      bootstrap.close();
-      throw kafkaError(initError, "an idempotent producer id");
+    // A fresh broker answers "coordinator loading" (14, 15, 16) until its
+    // transaction log is ready: wait for it rather than fail.
+    let init: Reader;
+    for (let attempt = 1;; attempt++) {
+      init = await bootstrap.request(API_INIT_PRODUCER_ID, 1, (w) => {
+        w.string(null);
+        w.int32(60_000);
+      });
+      init.int32();
+      const initError = init.int16();
+      if (initError === 0) break;
+      if (![14, 15, 16].includes(initError) || attempt >= 60) {
+        bootstrap.close();
+        throw kafkaError(initError, "an idempotent producer id");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
     const producerId = init.int64();
     const producerEpoch = init.int16();
