@@ -9,7 +9,13 @@
  * accepted would fail its whole batch on every retry.
  */
 import { MAX_EVENT_BYTES } from "../generate/bad.ts";
-import { EVENT_TYPES, type EventType, type OrderStatus, STATUSES } from "../generate/model.ts";
+import {
+  EVENT_FIELDS,
+  EVENT_TYPES,
+  type EventType,
+  type OrderStatus,
+  STATUSES,
+} from "../generate/model.ts";
 
 export type RejectKind =
   | "null_value"
@@ -63,18 +69,7 @@ export const ORDER_ID_LENGTH_MAX = 128;
  * be null: the producer always writes the key, and its absence is one of the
  * generator's missing-field faults.
  */
-export const REQUIRED_FIELDS = [
-  "event_id",
-  "event_type",
-  "event_timestamp",
-  "order_id",
-  "user_id",
-  "total_amount",
-  "currency",
-  "payment_method",
-  "items",
-  "current_status",
-] as const;
+export const REQUIRED_FIELDS = EVENT_FIELDS;
 
 const ITEM_FIELDS = ["sku", "quantity", "unit_price", "category"] as const;
 

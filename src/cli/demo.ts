@@ -15,7 +15,7 @@ import { DEFAULT_SEEDED_START_MS, EventSource } from "../generate/source.ts";
 import { startEngine } from "../streams/engine.ts";
 import { runGeneratorFeed } from "../streams/generator_feed.ts";
 import type { Command, CommandContext } from "./command.ts";
-import { ENGINE_OPTIONS } from "./engine_options.ts";
+import { ENGINE_OPTIONS, engineSettings } from "./engine_options.ts";
 import { ProgressLine } from "./progress.ts";
 
 export const DEMO_OPTIONS: readonly OptionSpec[] = [
@@ -84,14 +84,8 @@ async function runDemo(context: CommandContext): Promise<number> {
     warehouse,
     catalog: join(warehouse, "catalog.db"),
     topic,
-    sqlDir: values["sql-dir"] as string | undefined,
+    ...engineSettings(values),
     tempDir: join(warehouse, ".tmp"),
-    targetFileSizeBytes: values["target-file-size"] as number,
-    batchRecordsMax: values["max-records-per-trigger"] as number,
-    batchBytesMax: values["max-batch-bytes"] as number,
-    triggerIntervalMs: values["trigger-interval"] as number,
-    queuedBatchesMax: values["max-queued-batches"] as number,
-    memoryLimit: values["memory-limit"] as string,
     clock: systemClock,
     logger,
   });

@@ -1,5 +1,6 @@
 /** Options shared by the engine commands (run, demo). */
-import type { OptionSpec } from "../config/options.ts";
+import type { OptionSpec, OptionValue } from "../config/options.ts";
+import type { EngineConfig } from "../streams/engine.ts";
 
 export const TRIGGER_INTERVAL: OptionSpec = {
   name: "trigger-interval",
@@ -66,3 +67,27 @@ export const ENGINE_OPTIONS: readonly OptionSpec[] = [
   SQL_DIR,
   MEMORY_LIMIT,
 ];
+
+/** The engine settings the shared options carry. */
+export function engineSettings(
+  values: Readonly<Record<string, OptionValue | undefined>>,
+): Pick<
+  EngineConfig,
+  | "sqlDir"
+  | "targetFileSizeBytes"
+  | "batchRecordsMax"
+  | "batchBytesMax"
+  | "triggerIntervalMs"
+  | "queuedBatchesMax"
+  | "memoryLimit"
+> {
+  return {
+    sqlDir: values["sql-dir"] as string | undefined,
+    targetFileSizeBytes: values["target-file-size"] as number,
+    batchRecordsMax: values["max-records-per-trigger"] as number,
+    batchBytesMax: values["max-batch-bytes"] as number,
+    triggerIntervalMs: values["trigger-interval"] as number,
+    queuedBatchesMax: values["max-queued-batches"] as number,
+    memoryLimit: values["memory-limit"] as string,
+  };
+}

@@ -21,7 +21,7 @@ import { createKafka, ensureTopic, kafkaUnavailable, parseBrokers } from "../kaf
 import { KafkaFeed } from "../kafka/consumer.ts";
 import { startEngine, warehouseUri } from "../streams/engine.ts";
 import type { Command, CommandContext } from "./command.ts";
-import { ENGINE_OPTIONS } from "./engine_options.ts";
+import { ENGINE_OPTIONS, engineSettings } from "./engine_options.ts";
 
 export const RUN_OPTIONS: readonly OptionSpec[] = [
   BROKERS,
@@ -152,14 +152,8 @@ async function runEngine(context: CommandContext): Promise<number> {
       secretAccessKey: values["s3-secret-key"] as string | undefined,
     },
     topic,
-    sqlDir: values["sql-dir"] as string | undefined,
+    ...engineSettings(values),
     tempDir: join(Deno.env.get("TMPDIR") ?? "/tmp", `lakehouse-${Deno.pid}`),
-    targetFileSizeBytes: values["target-file-size"] as number,
-    batchRecordsMax: values["max-records-per-trigger"] as number,
-    batchBytesMax: values["max-batch-bytes"] as number,
-    triggerIntervalMs: values["trigger-interval"] as number,
-    queuedBatchesMax: values["max-queued-batches"] as number,
-    memoryLimit: values["memory-limit"] as string,
     clock: systemClock,
     logger,
     onBatchCommitted: async (batch) => {
