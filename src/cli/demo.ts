@@ -101,6 +101,7 @@ async function runDemo(context: CommandContext): Promise<number> {
     } ms`;
   };
   let lastDraw = 0;
+  let skipped = 0;
   try {
     const source = new EventSource({
       seed: values.seed as string,
@@ -108,7 +109,7 @@ async function runDemo(context: CommandContext): Promise<number> {
       badRate: values["bad-rate"] as number,
       clock: systemClock,
     });
-    await runGeneratorFeed({
+    ({ skipped } = await runGeneratorFeed({
       source,
       pipeline: engine.pipeline,
       topic,
@@ -123,7 +124,7 @@ async function runDemo(context: CommandContext): Promise<number> {
         lastDraw = now;
         progress.update(describe(generated));
       },
-    });
+    }));
   } finally {
     progress.done();
     await engine.close();
@@ -132,7 +133,7 @@ async function runDemo(context: CommandContext): Promise<number> {
   logger.info(
     `demo: ${stats.recordsCommitted} records committed in ${seconds.toFixed(1)}s (${
       Math.round(stats.recordsCommitted / Math.max(seconds, 1e-3))
-    }/s), ${stats.rejects} rejected, ${stats.skipped} already committed before`,
+    }/s), ${stats.rejects} rejected, ${skipped} already committed by an earlier run`,
   );
   context.stdout(
     `Tables shop.orders_events and shop.orders_rejects are in ${warehouse}

@@ -24,20 +24,30 @@ export interface GeneratorFeedOptions {
   readonly onProgress?: (generated: number) => void;
 }
 
-export async function runGeneratorFeed(o: GeneratorFeedOptions): Promise<number> {
+export interface GeneratorFeedResult {
+  readonly generated: number;
+  /** Messages the tables already held (a resumed run). */
+  readonly skipped: number;
+}
+
+export async function runGeneratorFeed(o: GeneratorFeedOptions): Promise<GeneratorFeedResult> {
   const partitionList = Array.from({ length: o.partitions }, (_, p) => p);
   const start = o.pipeline.startOffsets(partitionList);
   const next = new Array<bigint>(o.partitions).fill(0n);
   const encoder = new TextEncoder();
   let chunk: RawRecord[] = [];
   let generated = 0;
+  let skipped = 0;
   while (generated < o.count && !o.signal?.aborted) {
     const m = o.source.next();
     generated++;
     const key = encoder.encode(m.key);
     const partition = partitionForKeyBytes(key, o.partitions);
     const offset = next[partition]++;
-    if (offset < start.get(partition)!) continue;
+    if (offset < start.get(partition)!) {
+      skipped++;
+      continue;
+    }
     chunk.push({
       topic: o.topic,
       partition,
@@ -56,5 +66,5 @@ export async function runGeneratorFeed(o: GeneratorFeedOptions): Promise<number>
   if (chunk.length > 0) await o.pipeline.offer(chunk);
   await o.pipeline.flush();
   o.onProgress?.(generated);
-  return generated;
+  return { generated, skipped };
 }
