@@ -145,12 +145,18 @@ export class Pipeline {
   }
 
   async #process(batch: Batch): Promise<void> {
+    const t0 = performance.now();
     const decoded: Decoded[] = batch.records.map((record) => {
       const result = validateEvent(record.value);
       return result.ok
         ? { record, ok: true as const, event: result.event }
         : { record, ok: false as const, reason: result.reason, kind: result.kind };
     });
+    this.#options.logger.debug(
+      `batch of ${batch.records.length} (${batch.reason}): validated in ${
+        (performance.now() - t0).toFixed(0)
+      } ms`,
+    );
     const results: StreamResult[] = [];
     for (const stream of this.#options.streams) results.push(await stream.process(batch, decoded));
     const now = this.#options.clock.now();

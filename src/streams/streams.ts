@@ -77,10 +77,20 @@ export abstract class AppendStream {
       if (ranges.length === 0) {
         return { stream: this.writer.name, commit: undefined, rows: 0n, files: 0, skipped };
       }
-      await this.#load(this.stage(this.select(fresh), this.#clock.now()));
+      const t0 = performance.now();
+      const staged = this.stage(this.select(fresh), this.#clock.now());
+      const t1 = performance.now();
+      await this.#load(staged);
+      const t2 = performance.now();
       await this.#map();
+      const t3 = performance.now();
       try {
         const result = await this.writer.write(`__rows_${this.inputName}`, ranges, expected);
+        this.writer.options.logger.debug(
+          `${this.writer.name}: ${decoded.length} records: stage ${ms(t1 - t0)}, load ${
+            ms(t2 - t1)
+          }, map ${ms(t3 - t2)}, write+commit ${ms(performance.now() - t3)}`,
+        );
         return { ...result, stream: this.writer.name, skipped };
       } catch (error) {
         // Another writer committed some of these partitions first: re-read
@@ -175,4 +185,8 @@ export class RejectsStream extends AppendStream {
         kind AS reject_kind, reason, from_base64(payload_base64) AS payload, payload_text
       FROM (${super.stagedSelect(path)})`;
   }
+}
+
+function ms(x: number): string {
+  return `${x.toFixed(0)} ms`;
 }

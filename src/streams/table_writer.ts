@@ -97,6 +97,7 @@ export class TableWriter {
     for (const r of ranges) {
       if (r.nextOffset > (advanced.get(r.partition) ?? 0n)) advanced.set(r.partition, r.nextOffset);
     }
+    const started = performance.now();
     const table = await loadTable(o.catalog, o.store, o.id);
     const files = await writeDataFiles({
       engine: o.engine,
@@ -109,6 +110,7 @@ export class TableWriter {
       tempDir: o.tempDir,
     });
     const rows = files.reduce((s, f) => s + f.recordCount, 0n);
+    const written = performance.now();
     const commit = await commitChange(
       { catalog: o.catalog, store: o.store, id: o.id, manifests: this.#manifests },
       {
@@ -137,6 +139,13 @@ export class TableWriter {
       },
     );
     this.#next = readOffsets(commit.metadata, o.topic);
+    o.logger.debug(
+      `${o.id.name}: ${rows} rows in ${files.length} files; files ${
+        (written - started).toFixed(0)
+      } ms, commit ${(performance.now() - written).toFixed(0)} ms (${commit.attempts} attempt${
+        commit.attempts === 1 ? "" : "s"
+      })`,
+    );
     return { commit, rows, files: files.length };
   }
 }
