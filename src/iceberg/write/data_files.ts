@@ -93,12 +93,21 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
   cleanups.push(stage);
   try {
     const partNames = spec.fields.map((_, i) => `__p${i}`);
+    // Partition tuple -> dense id, as a small table joined below (a window
+    // function over the whole batch would sort it).
+    const pids = `${stage}_pids`;
+    if (partNames.length > 0) {
+      await engine.run(
+        `CREATE TEMP TABLE ${pids} AS SELECT *, (row_number() OVER (ORDER BY ${
+          partNames.join(", ")
+        }) - 1)::BIGINT AS pid FROM (SELECT DISTINCT ${partNames.join(", ")} FROM ${stage})`,
+      );
+      cleanups.push(pids);
+    }
     const tuples = partNames.length === 0
       ? [{ pid: 0n, values: [] as PartitionValue[] }]
-      : (await engine.query(
-        `SELECT DISTINCT ${partNames.join(", ")} FROM ${stage} ORDER BY ALL`,
-      )).map((row, pid) => ({
-        pid: BigInt(pid),
+      : (await engine.query(`SELECT * FROM ${pids} ORDER BY pid`)).map((row) => ({
+        pid: row.pid as bigint,
         values: partNames.map((n, i) => normalizePartitionValue(row[n], spec, schema, i)),
       }));
     const count = await engine.query<{ n: bigint }>(`SELECT count(*)::BIGINT AS n FROM ${stage}`);
@@ -107,26 +116,32 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
     const outDir = join(options.tempDir, `write-${crypto.randomUUID()}`);
     await Deno.mkdir(outDir, { recursive: true });
     try {
-      const pidExpr = partNames.length === 0
-        ? "0"
-        : `(DENSE_RANK() OVER (ORDER BY ${partNames.join(", ")}) - 1)`;
+      const pidExpr = partNames.length === 0 ? "0" : "k.pid";
+      const pidJoin = partNames.length === 0
+        ? ""
+        : ` JOIN ${pids} k ON ${
+          partNames.map((n) => `k.${n} IS NOT DISTINCT FROM s.${n}`).join(" AND ")
+        }`;
       // DuckDB cannot roll files by size inside PARTITION_BY, so files are
       // rolled by row count, estimated from the target size.
       const rowsPerFile = Math.max(
         1_000,
         Math.floor(options.targetFileSizeBytes / ESTIMATED_ROW_BYTES),
       );
-      const chunkExpr = `((ROW_NUMBER() OVER (PARTITION BY ${
-        partNames.length ? partNames.join(", ") : "1"
-      }) - 1) // ${rowsPerFile})`;
+      // Most batches fit one file per partition: skip the numbering then.
+      const chunkExpr = count[0].n <= BigInt(rowsPerFile)
+        ? "0"
+        : `((ROW_NUMBER() OVER (PARTITION BY ${
+          partNames.length ? partNames.map((n) => `s.${n}`).join(", ") : "1"
+        }) - 1) // ${rowsPerFile})`;
       const order = options.sortBy?.length
         ? ` ORDER BY ${options.sortBy.map(sqlIdent).join(", ")}`
         : "";
       const fieldIds = fieldIdsClause(schema);
       await engine.run(
-        `COPY (SELECT ${schema.fields.map((f) => sqlIdent(f.name)).join(", ")},
+        `COPY (SELECT ${schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ")},
              ${pidExpr}::BIGINT AS ${PID}, ${chunkExpr}::BIGINT AS ${CHUNK}
-           FROM ${stage}${order})
+           FROM ${stage} s${pidJoin}${order})
          TO ${sqlString(outDir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PID}, ${CHUNK}),
            FILENAME_PATTERN 'f_{uuid}', FIELD_IDS ${fieldIds}, OVERWRITE_OR_IGNORE)`,
       );
