@@ -16,14 +16,9 @@ import { Pacer, type RateProfile, spikeRate, steadyRate } from "../generate/rate
 import { generate, type GenerateProgress } from "../generate/run.ts";
 import { FileSink, type Sink } from "../generate/sink.ts";
 import { DEFAULT_SEEDED_START_MS, EventSource } from "../generate/source.ts";
-import {
-  createKafka,
-  ensureTopic,
-  KafkaSink,
-  kafkaUnavailable,
-  parseBrokers,
-} from "../kafka/mod.ts";
+import { createKafka, ensureTopic, KafkaSink, kafkaUnavailable } from "../kafka/mod.ts";
 import type { Command, CommandContext } from "./command.ts";
+import { kafkaConnection } from "./kafka_connection.ts";
 import { ProgressLine } from "./progress.ts";
 
 export const GENERATE_OPTIONS: readonly OptionSpec[] = [
@@ -164,7 +159,7 @@ async function runGenerate(context: CommandContext): Promise<number> {
   if (values.profile === "spike" && rate === 0) {
     throw new UsageError("--profile spike needs a --rate above 0 (the base rate of the spikes)");
   }
-  const brokers = parseBrokersOption(values.brokers as string);
+  const connection = kafkaConnection(values, "lakehouse-generate");
 
   let profile: RateProfile | undefined;
   if (rate > 0) {
@@ -193,18 +188,12 @@ async function runGenerate(context: CommandContext): Promise<number> {
       throw new UsageError(`--out: cannot open ${out} for writing: ${errorMessage(error)}`);
     }
   } else {
-    const connection = {
-      brokers,
-      clientId: "lakehouse-generate",
-      connectTimeoutMs: values["connect-timeout"] as number,
-      retriesMax: values.retries as number,
-    };
     const kafka = createKafka(connection, logger);
     const topic = values.topic as string;
     try {
       await ensureTopic(kafka, topic, values.partitions as number, logger);
       sink = await KafkaSink.connect({
-        brokers,
+        brokers: connection.brokers,
         topic,
         clientId: connection.clientId,
         connectTimeoutMs: connection.connectTimeoutMs,
@@ -249,14 +238,6 @@ async function runGenerate(context: CommandContext): Promise<number> {
     }/s into ${sink.describe()}`,
   );
   return 0;
-}
-
-function parseBrokersOption(text: string): string[] {
-  try {
-    return parseBrokers(text);
-  } catch (error) {
-    throw new UsageError(`--brokers: ${errorMessage(error)}`);
-  }
 }
 
 function describeProgress(p: GenerateProgress, rate: number): string {

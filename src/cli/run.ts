@@ -5,7 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.ts";
-import { errorMessage, UsageError } from "../core/errors.ts";
+import { UsageError } from "../core/errors.ts";
 import { createLogger, type LogLevel } from "../core/log.ts";
 import {
   BROKERS,
@@ -17,10 +17,11 @@ import {
 } from "../config/common.ts";
 import type { OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
-import { createKafka, ensureTopic, kafkaUnavailable, parseBrokers } from "../kafka/mod.ts";
+import { createKafka, ensureTopic, kafkaUnavailable } from "../kafka/mod.ts";
 import { KafkaFeed } from "../kafka/consumer.ts";
 import { startEngine, warehouseUri } from "../streams/engine.ts";
 import type { Command, CommandContext } from "./command.ts";
+import { kafkaConnection } from "./kafka_connection.ts";
 import { ENGINE_OPTIONS, engineSettings } from "./engine_options.ts";
 
 export const RUN_OPTIONS: readonly OptionSpec[] = [
@@ -114,12 +115,7 @@ async function runEngine(context: CommandContext): Promise<number> {
     readFile: context.readFile,
   });
   const logger = createLogger(values["log-level"] as LogLevel);
-  let brokers: string[];
-  try {
-    brokers = parseBrokers(values.brokers as string);
-  } catch (error) {
-    throw new UsageError(`--brokers: ${errorMessage(error)}`);
-  }
+  const connection = kafkaConnection(values, "lakehouse-run");
   const warehouse = warehouseUri(values.warehouse as string);
   const local = warehouse.startsWith("file://");
   const catalogPath = (values.catalog as string | undefined) ??
@@ -129,12 +125,6 @@ async function runEngine(context: CommandContext): Promise<number> {
   }
   if (local) await Deno.mkdir(new URL(warehouse).pathname, { recursive: true });
   const topic = values.topic as string;
-  const connection = {
-    brokers,
-    clientId: "lakehouse-run",
-    connectTimeoutMs: values["connect-timeout"] as number,
-    retriesMax: values.retries as number,
-  };
   const kafka = createKafka(connection, logger);
   try {
     await ensureTopic(kafka, topic, values.partitions as number, logger);

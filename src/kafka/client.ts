@@ -52,9 +52,9 @@ export function createKafka(connection: KafkaConnection, logger: Logger): Kafka 
   routeProcessWarnings(logger);
   const toLogger: logCreator = () => ({ namespace, level, log }) => {
     const message = `kafka ${namespace}: ${log.message}${log.error ? ` (${log.error})` : ""}`;
-    // kafkajs reports every retry at ERROR; they are expected while a broker restarts.
-    if (level === logLevel.ERROR || level === logLevel.WARN) logger.debug(message);
-    else logger.debug(message);
+    // kafkajs reports every retry at ERROR, expected while a broker restarts;
+    // failures that matter reach the caller as exceptions, so its log is detail.
+    logger.debug(`${logLevel[level] ?? level} ${message}`);
   };
   return new Kafka({
     clientId: connection.clientId,

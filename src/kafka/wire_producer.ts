@@ -289,7 +289,9 @@ export class WireProducer {
       if (leader === undefined) {
         throw new LakehouseError(`partition ${partition} of ${this.#options.topic} does not exist`);
       }
-      perBroker.set(leader, [...(perBroker.get(leader) ?? []), [partition, records]]);
+      const parts = perBroker.get(leader);
+      if (parts) parts.push([partition, records]);
+      else perBroker.set(leader, [[partition, records]]);
     }
     const timestampMs = Date.now();
     await Promise.all([...perBroker].map(async ([broker, parts]) => {

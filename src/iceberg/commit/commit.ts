@@ -180,7 +180,7 @@ export async function commitChange(
       removedPaths.size > 0 || (change.referencedDataFiles?.length ?? 0) > 0 ||
       change.validate !== undefined
     ) {
-      validate(change, base, liveFiles(manifests), removedPaths, manifests);
+      validate(change, base, liveFiles(manifests), removedPaths);
     }
     await validateNoNewDeletes(change, base, reader, removedPaths);
 
@@ -305,7 +305,6 @@ function validate(
   base: TableMetadata,
   live: LiveFiles,
   removedPaths: ReadonlySet<string>,
-  _manifests: readonly LoadedManifest[],
 ): void {
   for (const path of removedPaths) {
     if (!live.data.has(path) && !live.deletes.has(path)) {

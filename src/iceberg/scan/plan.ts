@@ -110,7 +110,9 @@ export async function planScan(
   const byPartition = new Map<string, typeof deletes>();
   for (const d of deletes) {
     const key = `${d.specId}/${partitionKey(d.file.partition)}`;
-    byPartition.set(key, [...(byPartition.get(key) ?? []), d]);
+    const group = byPartition.get(key);
+    if (group) group.push(d);
+    else byPartition.set(key, [d]);
   }
   const tasks = data.map((d) => {
     const candidates = byPartition.get(`${d.specId}/${partitionKey(d.file.partition)}`) ?? [];
@@ -157,7 +159,7 @@ function mayMatch(
       if (
         p.op === "=" && (t === "identity" || t.startsWith("bucket[") || t === "hour" || t === "day")
       ) {
-        if (applyTransform(t, type, p.value) !== normalize(part)) return false;
+        if (applyTransform(t, type, p.value) !== part) return false;
       } else if ((t === "hour" || t === "day") && p.op !== "=") {
         const v = applyTransform(t, type, p.value) as number;
         if ((p.op === "<" || p.op === "<=") && part > v) return false;
@@ -166,10 +168,6 @@ function mayMatch(
     }
   }
   return true;
-}
-
-function normalize(v: unknown): unknown {
-  return typeof v === "bigint" ? v : v;
 }
 
 function rangeMayMatch(lower: unknown, upper: unknown, p: Predicate): boolean {

@@ -167,7 +167,7 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
       for (const w of written) {
         const tuple = tuples[Number(w.pid)];
         const uri = `${options.location.replace(/\/$/, "")}/data/${
-          partitionPath(spec, schema, tuple.values)
+          partitionPath(spec, tuple.values)
         }${crypto.randomUUID()}.parquet`;
         await options.store.putFile(uri, w.path);
         const s = stats.get(w.path)!;
@@ -261,7 +261,6 @@ function normalizePartitionValue(
 /** Human-readable partition directory like Java's: `event_timestamp_hour=2026-01-01-05/`. */
 function partitionPath(
   spec: PartitionSpec,
-  schema: Schema,
   values: readonly PartitionValue[],
 ): string {
   if (spec.fields.length === 0) return "";
@@ -274,7 +273,6 @@ function partitionPath(
     } else if (field.transform === "day") {
       text = new Date(Number(v) * 86_400_000).toISOString().slice(0, 10);
     } else text = encodeURIComponent(String(v)).replaceAll("*", "%2A"); // DuckDB globs "*" in paths
-    void schema;
     return `${field.name}=${text}/`;
   }).join("");
 }
