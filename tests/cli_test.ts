@@ -128,3 +128,80 @@ Deno.test("cli generate --start-time without --seed is refused", async () => {
   assert.equal(out.code, 2);
   assert.match(out.stderr, /--start-time needs --seed/);
 });
+
+Deno.test("cli run reports an unreachable broker clearly and exits 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await runCli([
+      "run",
+      "--brokers",
+      "127.0.0.1:1",
+      "--warehouse",
+      dir,
+      "--retries",
+      "1",
+      "--connect-timeout",
+      "500ms",
+    ]);
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /Kafka at 127\.0\.0\.1:1 did not answer/);
+    assertNoStack(out.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli run with an S3 warehouse and no catalog is refused", async () => {
+  const out = await runCli(["run", "--warehouse", "s3://warehouse/lake"]);
+  assert.equal(out.code, 2);
+  assert.match(out.stderr, /--catalog is required with an S3 warehouse/);
+});
+
+Deno.test("cli demo with a missing --sql-dir names the file it could not read", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out = await runCli([
+      "demo",
+      "--count",
+      "10",
+      "--warehouse",
+      dir,
+      "--sql-dir",
+      `${dir}/nope`,
+    ]);
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /cannot read SQL file .*nope\/events\.sql/);
+    assertNoStack(out.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli demo rejects an edited SQL file that does not fit the table, naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/sql`);
+    await Deno.writeTextFile(
+      `${dir}/sql/events.sql`,
+      "SELECT payload.event_id AS event_id FROM batch",
+    );
+    await Deno.copyFile(
+      new URL("../sql/rejects.sql", import.meta.url).pathname,
+      `${dir}/sql/rejects.sql`,
+    );
+    const out = await runCli([
+      "demo",
+      "--count",
+      "10",
+      "--warehouse",
+      `${dir}/wh`,
+      "--sql-dir",
+      `${dir}/sql`,
+    ]);
+    assert.equal(out.code, 1);
+    assert.match(out.stderr, /sql\/events\.sql: .*column event_type .* is missing/);
+    assertNoStack(out.stderr);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
