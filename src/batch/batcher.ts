@@ -52,6 +52,12 @@ export class MicroBatcher {
     });
   }
 
+  /** The offset after the last one added for a partition, or undefined if none was (or it was revoked). */
+  nextOffset(partition: number): bigint | undefined {
+    const last = this.#lastOffsets.get(partition);
+    return last === undefined ? undefined : last + 1n;
+  }
+
   get pendingRecords(): number {
     return this.#records.length;
   }
@@ -67,8 +73,13 @@ export class MicroBatcher {
    * would push past batchBytesMax closes too. The batch holding the record
    * closes once it reaches batchRecordsMax records or batchBytesMax bytes,
    * which is how a record larger than the byte limit ends up alone.
+   *
+   * With `holdDue` (the writers are still busy with earlier batches) a due
+   * batch stays open and keeps filling up to its limits: closing it could
+   * not make it visible sooner, and a small batch costs nearly as much to
+   * write as a full one. The caller closes it with poll once they are free.
    */
-  add(record: RawRecord, nowMs: number): Batch[] {
+  add(record: RawRecord, nowMs: number, holdDue = false): Batch[] {
     const last = this.#lastOffsets.get(record.partition);
     assert(
       last === undefined || record.offset > last,
@@ -77,7 +88,7 @@ export class MicroBatcher {
     const size = recordBytes(record);
     const closed: Batch[] = [];
     if (this.#records.length > 0) {
-      if (nowMs - this.#openedAtMs >= this.limits.triggerIntervalMs) {
+      if (!holdDue && nowMs - this.#openedAtMs >= this.limits.triggerIntervalMs) {
         closed.push(this.#close(nowMs, "time"));
       } else if (this.#bytes + size > this.limits.batchBytesMax) {
         closed.push(this.#close(nowMs, "bytes"));

@@ -144,6 +144,22 @@ Deno.test("MicroBatcher.add closes an overdue batch before adding", () => {
   assert.equal(batcher.msUntilDue(600), 500);
 });
 
+Deno.test("MicroBatcher.add with holdDue keeps a due batch open until its limits", () => {
+  const b = new MicroBatcher({ ...LIMITS, batchRecordsMax: 3 });
+  assert.deepEqual(b.add(record(0, 0), 0, true), []);
+  // Long overdue, but the writers are busy: the batch keeps filling...
+  assert.deepEqual(b.add(record(0, 1), 5_000, true), []);
+  // ...and still closes at its record limit.
+  const [full] = b.add(record(0, 2), 6_000, true);
+  assert.equal(full.reason, "records");
+  assert.deepEqual(offsets(full), ["0:0", "0:1", "0:2"]);
+  // Without holdDue an overdue batch closes before the next record.
+  b.add(record(0, 3), 7_000, true);
+  const [due] = b.add(record(0, 4), 9_000);
+  assert.equal(due.reason, "time");
+  assert.deepEqual(offsets(due), ["0:3"]);
+});
+
 Deno.test("MicroBatcher.flush closes any non-empty batch and returns undefined when empty", () => {
   const batcher = new MicroBatcher(LIMITS);
   assert.equal(batcher.flush(0), undefined);

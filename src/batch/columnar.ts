@@ -34,27 +34,57 @@ const LINE_END = ENCODER.encode("}\n");
  * if they are.
  */
 export function encodeStaged(records: readonly StagedRecord[], ingestedAtMs: number): Uint8Array {
-  const ingested = String(Math.floor(ingestedAtMs));
   let capacity = 0;
   for (const { record } of records) capacity += (record.value?.length ?? 0) + 160;
-  const out = new Writer(capacity);
-  let topic = "";
-  let topicJson = '""';
+  const out = new StagedWriter(capacity, ingestedAtMs);
   for (const { record } of records) {
-    const value = record.value;
-    assert(value !== null, `staged record at offset ${record.offset} has no payload`);
-    if (record.topic !== topic) {
-      topic = record.topic;
-      topicJson = JSON.stringify(topic);
-    }
-    out.text(
-      '{"kafka_topic":' + topicJson +
-        ',"kafka_partition":' + String(record.partition) +
-        ',"kafka_offset":' + String(record.offset) +
-        ',"kafka_timestamp_ms":' + String(Math.floor(record.timestampMs)) +
-        ',"ingested_at_ms":' + ingested +
-        ',"payload":',
+    assert(record.value !== null, `staged record at offset ${record.offset} has no payload`);
+    out.line(record.topic, record.partition, record.offset, record.timestampMs, record.value);
+  }
+  return out.finish();
+}
+
+/**
+ * Appends staged lines; runs once per accepted record, so the framing is
+ * cached per topic and partition and numbers are written digit by digit
+ * rather than through strings and a TextEncoder.
+ */
+export class StagedWriter {
+  readonly #out: Writer;
+  readonly #middle: Uint8Array;
+  /** Line prefixes by topic, then by partition. */
+  readonly #prefixes = new Map<string, Uint8Array[]>();
+
+  constructor(capacity: number, ingestedAtMs: number) {
+    this.#out = new Writer(capacity);
+    this.#middle = ENCODER.encode(
+      `,"ingested_at_ms":${Math.floor(ingestedAtMs)},"payload":`,
     );
+  }
+
+  line(
+    topic: string,
+    partition: number,
+    offset: bigint,
+    timestampMs: number,
+    value: Uint8Array,
+  ): void {
+    let byPartition = this.#prefixes.get(topic);
+    if (byPartition === undefined) this.#prefixes.set(topic, byPartition = []);
+    let prefix = byPartition[partition];
+    if (prefix === undefined) {
+      prefix = byPartition[partition] = ENCODER.encode(
+        `{"kafka_topic":${JSON.stringify(topic)},"kafka_partition":${partition},"kafka_offset":`,
+      );
+    }
+    const out = this.#out;
+    out.reserve(prefix.length + value.length + this.#middle.length + 80);
+    out.bytes(prefix);
+    if (offset <= MAX_SAFE_OFFSET) out.integer(Number(offset));
+    else out.ascii(String(offset));
+    out.bytes(TIMESTAMP_KEY);
+    out.integer(Math.floor(timestampMs));
+    out.bytes(this.#middle);
     const at = out.bytes(value);
     // Valid JSON holds CR and LF only as whitespace between tokens (inside
     // strings they must be escaped), so blanking them keeps the payload's
@@ -62,8 +92,14 @@ export function encodeStaged(records: readonly StagedRecord[], ingestedAtMs: num
     if (value.indexOf(LF) !== -1 || value.indexOf(CR) !== -1) out.blank(at, value.length);
     out.bytes(LINE_END);
   }
-  return out.finish();
+
+  finish(): Uint8Array {
+    return this.#out.finish();
+  }
 }
+
+const MAX_SAFE_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
+const TIMESTAMP_KEY = ENCODER.encode(',"kafka_timestamp_ms":');
 
 /**
  * Lines `{"topic":..,"partition":..,"offset":..,"received_at_ms":..,"kind":..,
@@ -121,14 +157,42 @@ class Writer {
 
   /** Appends `s` as UTF-8. */
   text(s: string): void {
-    this.#reserve(s.length * 3);
+    this.reserve(s.length * 3);
     const { written } = ENCODER.encodeInto(s, this.#buffer.subarray(this.#length));
     this.#length += written;
   }
 
+  /** Appends a string known to be ASCII (digits, signs). */
+  ascii(s: string): void {
+    this.reserve(s.length);
+    const b = this.#buffer;
+    let at = this.#length;
+    for (let i = 0; i < s.length; i++) b[at++] = s.charCodeAt(i);
+    this.#length = at;
+  }
+
+  /** Appends a safe integer in decimal. */
+  integer(n: number): void {
+    if (n < 0 || !Number.isSafeInteger(n)) {
+      this.ascii(String(n));
+      return;
+    }
+    this.reserve(20);
+    const b = this.#buffer;
+    let digits = 1;
+    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+    let at = this.#length + digits;
+    this.#length = at;
+    let x = n;
+    do {
+      b[--at] = 0x30 + (x % 10);
+      x = Math.floor(x / 10);
+    } while (x > 0);
+  }
+
   /** Appends `b`; returns where it starts. */
   bytes(b: Uint8Array): number {
-    this.#reserve(b.length);
+    this.reserve(b.length);
     const at = this.#length;
     this.#buffer.set(b, at);
     this.#length += b.length;
@@ -145,7 +209,7 @@ class Writer {
     return this.#buffer.subarray(0, this.#length);
   }
 
-  #reserve(n: number): void {
+  reserve(n: number): void {
     if (this.#length + n <= this.#buffer.length) return;
     const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.#length + n));
     grown.set(this.#buffer.subarray(0, this.#length));

@@ -6,7 +6,7 @@ export const TRIGGER_INTERVAL: OptionSpec = {
   name: "trigger-interval",
   type: "duration",
   min: 10,
-  default: "2s",
+  default: "1s",
   description: "a micro-batch closes at the latest this long after its first record",
 };
 
@@ -32,7 +32,7 @@ export const QUEUED_BATCHES_MAX: OptionSpec = {
   type: "integer",
   min: 0,
   max: 16,
-  default: 1,
+  default: 2,
   description: "closed batches allowed to wait for the writers before the feed pauses",
 };
 

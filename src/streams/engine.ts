@@ -13,11 +13,20 @@ import { loadSqlFile } from "../engine/sql_files.ts";
 import { openStore } from "../storage/mod.ts";
 import type { S3Config } from "../storage/s3.ts";
 import type { ObjectStore } from "../storage/store.ts";
+import { InlineDecoder, WorkerDecoder } from "../batch/decoder.ts";
 import type { Batch } from "../batch/types.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventsStream, RejectsStream, type StreamResult } from "./streams.ts";
 import { NAMESPACE, TABLES } from "./tables.ts";
 import { TableWriter } from "./table_writer.ts";
+
+/**
+ * The dead-letter table is written at most this often (or when this many
+ * rejects have collected): a restart re-reads at most this much to find
+ * them again.
+ */
+const REJECTS_IDLE_COMMIT_MS = 10_000;
+const REJECTS_PENDING_MAX = 50_000;
 
 export interface EngineConfig {
   /** `file:///abs/dir`, a local path, or `s3://bucket/prefix`. */
@@ -33,6 +42,8 @@ export interface EngineConfig {
   readonly batchBytesMax: number;
   readonly triggerIntervalMs: number;
   readonly queuedBatchesMax: number;
+  /** Decode batches on the main thread instead of the decode worker (tests). */
+  readonly decodeInline?: boolean;
   /** DuckDB memory limit, e.g. "1GB". */
   readonly memoryLimit?: string;
   readonly clock: Clock;
@@ -63,6 +74,9 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
   const store = openStore(warehouse, config.s3);
   const catalog = await openCatalog(config.catalog);
   const engine = await Engine.open({ memoryLimit: config.memoryLimit });
+  const decoder = config.decodeInline
+    ? new InlineDecoder(config.tempDir)
+    : new WorkerDecoder(config.tempDir);
   await Deno.mkdir(config.tempDir, { recursive: true });
   try {
     const writer = (name: keyof typeof TABLES) =>
@@ -95,6 +109,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
         engine,
         config.tempDir,
         config.clock,
+        { idleCommitMs: REJECTS_IDLE_COMMIT_MS, pendingRecordsMax: REJECTS_PENDING_MAX },
       ),
     ];
     for (const s of streams) {
@@ -103,6 +118,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     }
     const pipeline = new Pipeline({
       streams,
+      decoder,
       batchRecordsMax: config.batchRecordsMax,
       batchBytesMax: config.batchBytesMax,
       triggerIntervalMs: config.triggerIntervalMs,
@@ -118,12 +134,17 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       warehouse,
       writers: [eventsWriter, rejectsWriter],
       close: async () => {
+        decoder.close();
         engine.close();
         await catalog.close();
         await store.close();
+        // Staged batches not committed (no flush) are read again from Kafka
+        // on the next start; their files are only scratch.
+        await Deno.remove(config.tempDir, { recursive: true }).catch(() => {});
       },
     };
   } catch (error) {
+    decoder.close();
     engine.close();
     await catalog.close();
     throw error;

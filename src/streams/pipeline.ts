@@ -1,20 +1,24 @@
 /**
  * The engine's core loop: records from a feed (Kafka, or the in-process
  * generator in the demo) go into the micro-batcher; each closed batch is
- * validated once and handed to every stream in turn, each committing its own
- * table. At most `queuedBatchesMax` closed batches wait, so a slow writer
- * makes `offer` wait and the feed stops fetching (bounded memory).
+ * decoded once (in the decode worker, as soon as it closes, so that it
+ * overlaps with the writing of the batch before it) and handed to every
+ * stream in turn, each committing its own table. At most `queuedBatchesMax`
+ * closed batches wait, so a slow writer makes `offer` wait and the feed stops
+ * fetching (bounded memory).
  */
 import { MicroBatcher } from "../batch/batcher.ts";
 import type { Batch, RawRecord } from "../batch/types.ts";
-import { validateEvent } from "../batch/validate.ts";
+import type { DecodedBatch } from "../batch/decode.ts";
+import type { BatchDecoder } from "../batch/decoder.ts";
 import type { Clock } from "../core/clock.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Logger } from "../core/log.ts";
-import type { AppendStream, Decoded, StreamResult } from "./streams.ts";
+import { type AppendStream, RejectsStream, type StreamResult } from "./streams.ts";
 
 export interface PipelineOptions {
   readonly streams: readonly AppendStream[];
+  readonly decoder: BatchDecoder;
   readonly batchRecordsMax: number;
   readonly batchBytesMax: number;
   readonly triggerIntervalMs: number;
@@ -43,7 +47,7 @@ export interface PipelineStats {
 export class Pipeline {
   readonly #options: PipelineOptions;
   readonly #batcher: MicroBatcher;
-  readonly #queue: Batch[] = [];
+  readonly #queue: { batch: Batch; decoded: Promise<DecodedBatch> }[] = [];
   #worker: Promise<void> | undefined;
   #failure: unknown;
   readonly #waiters: (() => void)[] = [];
@@ -67,14 +71,21 @@ export class Pipeline {
     });
   }
 
-  /** Per partition, the lowest next offset over all streams: where a feed must start. */
+  /**
+   * Where a feed must (re)start each partition: after the last record it
+   * already handed over, for a partition it kept through a rebalance (those
+   * records are in flight here, and a second copy would be refused);
+   * otherwise the lowest next offset over all streams' tables.
+   */
   startOffsets(partitions: readonly number[]): Map<number, bigint> {
     const out = new Map<number, bigint>();
     for (const p of partitions) {
-      let min: bigint | undefined;
-      for (const s of this.#options.streams) {
-        const n = s.writer.nextOffset(p);
-        if (min === undefined || n < min) min = n;
+      let min = this.#batcher.nextOffset(p);
+      if (min === undefined) {
+        for (const s of this.#options.streams) {
+          const n = s.writer.nextOffset(p);
+          if (min === undefined || n < min) min = n;
+        }
       }
       out.set(p, min ?? 0n);
     }
@@ -85,9 +96,10 @@ export class Pipeline {
   async offer(records: readonly RawRecord[]): Promise<void> {
     this.#throwIfFailed();
     const now = this.#options.clock.now();
+    const busy = this.#writersBacklogged();
     for (const r of records) {
       this.stats.recordsIn++;
-      for (const b of this.#batcher.add(r, now)) this.#enqueue(b);
+      for (const b of this.#batcher.add(r, now, busy)) this.#enqueue(b);
     }
     await this.#roomForMore();
   }
@@ -95,14 +107,30 @@ export class Pipeline {
   /** Closes the open batch if its trigger interval has passed; call on a timer. */
   async tick(): Promise<void> {
     this.#throwIfFailed();
+    this.#closeIfDue();
+    await this.#roomForMore();
+  }
+
+  /**
+   * A batch is being written and another one waits behind it: a batch closed
+   * now could start neither decoding nor writing any sooner, so a due batch
+   * keeps filling instead (see MicroBatcher.add).
+   */
+  #writersBacklogged(): boolean {
+    return this.#queue.length >= 2;
+  }
+
+  /** Closes the open batch if it is due, unless the writers are backlogged. */
+  #closeIfDue(): void {
+    if (this.#writersBacklogged()) return;
     const b = this.#batcher.poll(this.#options.clock.now());
     if (b) this.#enqueue(b);
-    await this.#roomForMore();
   }
 
   /** Drops buffered records of partitions this process no longer owns. */
   revoke(partitions: readonly number[]): void {
     this.#batcher.revoke(partitions);
+    for (const s of this.#options.streams) if (s instanceof RejectsStream) s.revoke(partitions);
   }
 
   msUntilDue(): number | undefined {
@@ -115,10 +143,14 @@ export class Pipeline {
     if (b) this.#enqueue(b);
     while (this.#worker) await this.#worker;
     this.#throwIfFailed();
+    for (const s of this.#options.streams) if (s instanceof RejectsStream) await s.settle();
   }
 
   #enqueue(batch: Batch): void {
-    this.#queue.push(batch);
+    const decoded = this.#options.decoder.decode(batch.records, this.#options.clock.now());
+    // Awaited in order by the worker loop; a failure surfaces there.
+    decoded.catch(() => {});
+    this.#queue.push({ batch, decoded });
     if (!this.#worker) {
       this.#worker = this.#work().finally(() => (this.#worker = undefined));
     }
@@ -133,44 +165,38 @@ export class Pipeline {
 
   async #work(): Promise<void> {
     while (this.#queue.length > 0 && !this.#failure) {
-      const batch = this.#queue[0];
+      const { batch, decoded } = this.#queue[0];
       try {
-        await this.#process(batch);
+        await this.#process(batch, await decoded);
       } catch (error) {
         this.#failure = error;
       }
       this.#queue.shift();
+      if (!this.#failure) this.#closeIfDue();
       for (const w of this.#waiters.splice(0)) w();
     }
   }
 
-  async #process(batch: Batch): Promise<void> {
-    const t0 = performance.now();
-    const decoded: Decoded[] = batch.records.map((record) => {
-      const result = validateEvent(record.value);
-      return result.ok
-        ? { record, ok: true as const, event: result.event }
-        : { record, ok: false as const, reason: result.reason, kind: result.kind };
-    });
-    this.#options.logger.debug(
-      `batch of ${batch.records.length} (${batch.reason}): validated in ${
-        (performance.now() - t0).toFixed(0)
-      } ms`,
-    );
+  async #process(batch: Batch, decoded: DecodedBatch): Promise<void> {
     const results: StreamResult[] = [];
-    for (const stream of this.#options.streams) results.push(await stream.process(batch, decoded));
+    const final = batch.reason === "flush";
+    for (const stream of this.#options.streams) {
+      results.push(await stream.process(batch, decoded, final));
+    }
     const now = this.#options.clock.now();
     const events = results.find((r) => r.stream === this.#options.streams[0].writer.name);
-    const committedNew = events?.commit !== undefined;
     this.stats.batches++;
     this.stats.commits += results.filter((r) => r.commit).length;
     this.stats.recordsCommitted += batch.records.length;
-    this.stats.rejects += decoded.filter((d) => !d.ok).length;
+    this.stats.rejects += decoded.rejections.length;
     this.stats.skipped += Math.min(...results.map((r) => r.skipped));
     this.stats.lastBatchMs = now;
-    if (committedNew) {
-      for (const d of decoded) this.stats.freshness.add(now - d.record.timestampMs);
+    if (events?.commit !== undefined) {
+      for (const r of batch.records) this.stats.freshness.add(now - r.timestampMs);
     }
+    this.#options.logger.debug(
+      `batch of ${batch.records.length} (${batch.reason}) committed: ${decoded.accepted} accepted, ${decoded.rejections.length} rejected`,
+    );
     await this.#options.onBatchCommitted?.(batch, results);
   }
 

@@ -17,6 +17,8 @@ import type { ObjectStore } from "../storage/store.ts";
 import type { PartitionRange } from "../batch/types.ts";
 import { encodeOffsets, OFFSETS_KEY, readOffsets } from "./offsets.ts";
 
+const CODEC_PROPERTY = "write.parquet.compression-codec";
+
 export interface TableWriterOptions {
   readonly catalog: Catalog;
   readonly store: ObjectStore;
@@ -61,7 +63,13 @@ export class TableWriter {
       location: o.location,
       schema: o.schema,
       spec: o.spec,
-      properties: { "write.format.default": "parquet", ...o.properties },
+      properties: {
+        "write.format.default": "parquet",
+        // Measured faster to write than zstd for these tables, and no larger
+        // (BENCHMARKS.md); compaction may recompress.
+        [CODEC_PROPERTY]: "snappy",
+        ...o.properties,
+      },
     });
     this.#next = readOffsets(table.metadata, o.topic);
   }
@@ -108,6 +116,7 @@ export class TableWriter {
       location: table.metadata.location,
       targetFileSizeBytes: o.targetFileSizeBytes,
       tempDir: o.tempDir,
+      compression: table.metadata.properties?.[CODEC_PROPERTY],
     });
     const rows = files.reduce((s, f) => s + f.recordCount, 0n);
     const written = performance.now();

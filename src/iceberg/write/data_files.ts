@@ -37,7 +37,15 @@ export interface WriteDataFilesOptions {
   readonly tempDir: string;
   /** Optional ORDER BY inside each file (improves pruning and compression). */
   readonly sortBy?: readonly string[];
+  /** Parquet codec, as in the table property write.parquet.compression-codec (default zstd). */
+  readonly compression?: string;
 }
+
+/** Codecs of write.parquet.compression-codec the DuckDB writer can produce. */
+const CODECS = new Set(["zstd", "snappy", "gzip", "uncompressed"]);
+
+/** Uploads of one batch's files running at once. */
+const UPLOADS_IN_FLIGHT = 4;
 
 /** Partition key column added to the staged relation: dense id of the partition tuple. */
 const PID = "__lakehouse_pid";
@@ -73,7 +81,7 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
     } else if (t.startsWith("bucket[")) {
       const map = `${stage}_b${i}`;
       await createBucketMap(engine, options.source, source, t, map);
-      cleanups.push(map);
+      cleanups.push(`TABLE ${map}`);
       partitionExprs.push(`(SELECT b FROM ${map} WHERE v = ${column})`);
     } else {
       throw new LakehouseError(
@@ -85,12 +93,16 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
     `CAST(${sqlIdent(f.name)} AS ${duckdbType(f.type)}) AS ${sqlIdent(f.name)}`
   );
   const partCols = partitionExprs.map((e, i) => `${e} AS __p${i}`);
+  // A view, not a copy: it is read twice (partition tuples, then the files),
+  // and the first read only computes the partition columns. A source that
+  // is not deterministic cannot slip through: rows whose partition tuple
+  // changed between the reads fail the row count check below.
   await engine.run(
-    `CREATE TEMP TABLE ${stage} AS SELECT ${
+    `CREATE TEMP VIEW ${stage} AS SELECT ${
       [...columns, ...partCols].join(", ")
     } FROM ${options.source}`,
   );
-  cleanups.push(stage);
+  cleanups.push(`VIEW ${stage}`);
   try {
     const partNames = spec.fields.map((_, i) => `__p${i}`);
     // Partition tuple -> dense id, as a small table joined below (a window
@@ -100,9 +112,10 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
       await engine.run(
         `CREATE TEMP TABLE ${pids} AS SELECT *, (row_number() OVER (ORDER BY ${
           partNames.join(", ")
-        }) - 1)::BIGINT AS pid FROM (SELECT DISTINCT ${partNames.join(", ")} FROM ${stage})`,
+        }) - 1)::BIGINT AS pid FROM (SELECT ${partNames.join(", ")}, count(*) AS n FROM ${stage}
+          GROUP BY ALL)`,
       );
-      cleanups.push(pids);
+      cleanups.push(`TABLE ${pids}`);
     }
     const tuples = partNames.length === 0
       ? [{ pid: 0n, values: [] as PartitionValue[] }]
@@ -110,8 +123,12 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
         pid: row.pid as bigint,
         values: partNames.map((n, i) => normalizePartitionValue(row[n], spec, schema, i)),
       }));
-    const count = await engine.query<{ n: bigint }>(`SELECT count(*)::BIGINT AS n FROM ${stage}`);
-    if (count[0].n === 0n) return [];
+    const total = partNames.length === 0
+      ? (await engine.query<{ n: bigint }>(`SELECT count(*)::BIGINT AS n FROM ${stage}`))[0].n
+      : tuples.length === 0
+      ? 0n
+      : (await engine.query<{ n: bigint }>(`SELECT sum(n)::BIGINT AS n FROM ${pids}`))[0].n;
+    if (total === 0n) return [];
 
     const outDir = join(options.tempDir, `write-${crypto.randomUUID()}`);
     await Deno.mkdir(outDir, { recursive: true });
@@ -129,7 +146,7 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
         Math.floor(options.targetFileSizeBytes / ESTIMATED_ROW_BYTES),
       );
       // Most batches fit one file per partition: skip the numbering then.
-      const chunkExpr = count[0].n <= BigInt(rowsPerFile)
+      const chunkExpr = total <= BigInt(rowsPerFile)
         ? "0"
         : `((ROW_NUMBER() OVER (PARTITION BY ${
           partNames.length ? partNames.map((n) => `s.${n}`).join(", ") : "1"
@@ -138,11 +155,21 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
         ? ` ORDER BY ${options.sortBy.map(sqlIdent).join(", ")}`
         : "";
       const fieldIds = fieldIdsClause(schema);
+      const codec = options.compression ?? "zstd";
+      if (!CODECS.has(codec)) {
+        throw new LakehouseError(
+          `Parquet compression codec ${JSON.stringify(codec)} is not supported (use one of ${
+            [...CODECS].join(", ")
+          })`,
+        );
+      }
       await engine.run(
         `COPY (SELECT ${schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ")},
              ${pidExpr}::BIGINT AS ${PID}, ${chunkExpr}::BIGINT AS ${CHUNK}
            FROM ${stage} s${pidJoin}${order})
-         TO ${sqlString(outDir)} (FORMAT parquet, COMPRESSION zstd, PARTITION_BY (${PID}, ${CHUNK}),
+         TO ${
+          sqlString(outDir)
+        } (FORMAT parquet, COMPRESSION ${codec}, PARTITION_BY (${PID}, ${CHUNK}),
            FILENAME_PATTERN 'f_{uuid}', FIELD_IDS ${fieldIds}, OVERWRITE_OR_IGNORE)`,
       );
       const written: { pid: bigint; path: string }[] = [];
@@ -163,17 +190,14 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
         b,
       ) => (a.pid < b.pid ? -1 : a.pid > b.pid ? 1 : a.path.localeCompare(b.path)));
       const stats = await computeFileStats(engine, schema, written.map((w) => w.path));
-      const files: DataFile[] = [];
-      for (const w of written) {
+      const files: DataFile[] = written.map((w) => {
         const tuple = tuples[Number(w.pid)];
-        const uri = `${options.location.replace(/\/$/, "")}/data/${
-          partitionPath(spec, tuple.values)
-        }${crypto.randomUUID()}.parquet`;
-        await options.store.putFile(uri, w.path);
         const s = stats.get(w.path)!;
-        files.push({
+        return {
           content: FileContent.Data,
-          filePath: uri,
+          filePath: `${options.location.replace(/\/$/, "")}/data/${
+            partitionPath(spec, tuple.values)
+          }${crypto.randomUUID()}.parquet`,
           fileFormat: "PARQUET",
           partition: tuple.values,
           recordCount: s.recordCount,
@@ -185,14 +209,19 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
           upperBounds: s.upperBounds,
           splitOffsets: s.splitOffsets,
           sortOrderId: 0,
-        });
+        };
+      });
+      for (let i = 0; i < files.length; i += UPLOADS_IN_FLIGHT) {
+        await Promise.all(
+          files.slice(i, i + UPLOADS_IN_FLIGHT).map((f, k) =>
+            options.store.putFile(f.filePath, written[i + k].path)
+          ),
+        );
       }
-      const total = files.reduce((sum, f) => sum + f.recordCount, 0n);
-      if (total !== count[0].n) {
+      const rows = files.reduce((sum, f) => sum + f.recordCount, 0n);
+      if (rows !== total) {
         throw new LakehouseError(
-          `wrote ${total} rows into ${files.length} files but the batch has ${
-            count[0].n
-          }: refusing to commit`,
+          `wrote ${rows} rows into ${files.length} files but the batch has ${total}: refusing to commit`,
         );
       }
       return files;
@@ -200,7 +229,10 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
       await Deno.remove(outDir, { recursive: true }).catch(() => {});
     }
   } finally {
-    for (const table of cleanups.reverse()) await engine.run(`DROP TABLE IF EXISTS ${table}`);
+    for (const object of cleanups.reverse()) {
+      const [kind, name] = object.split(" ");
+      await engine.run(`DROP ${kind} IF EXISTS ${name}`);
+    }
   }
 }
 

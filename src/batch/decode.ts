@@ -1,0 +1,143 @@
+/**
+ * Decode + validate of a whole batch, shaped to run in a worker: the batch
+ * travels as a few flat buffers (payload bytes back to back, lineage in typed
+ * arrays) that are moved, not copied, between threads. The result is the
+ * staged NDJSON of the accepted records and the list of rejections; the
+ * rejected records' payloads stay with the caller, which still has them.
+ */
+import { encodeRejects, type RejectedRecord, StagedWriter } from "./columnar.ts";
+import type { RawRecord } from "./types.ts";
+import { type RejectKind, validateEvent } from "./validate.ts";
+
+export interface PackedBatch {
+  /** Distinct topics; `topicIndex` points into it. */
+  readonly topics: readonly string[];
+  readonly topicIndex: Uint16Array;
+  /** Every non-null payload, back to back. */
+  readonly values: Uint8Array;
+  /** Record i's payload is values[ends[i-1] .. ends[i]) (from 0 for i = 0). */
+  readonly ends: Uint32Array;
+  /** 1 where the record has no payload (a tombstone). */
+  readonly nulls: Uint8Array;
+  readonly partitions: Int32Array;
+  readonly offsets: BigInt64Array;
+  readonly timestamps: Float64Array;
+}
+
+export interface Rejection {
+  /** Index of the record in its batch. */
+  readonly index: number;
+  readonly kind: RejectKind;
+  readonly reason: string;
+}
+
+export interface DecodedBatch {
+  /** File with one encodeStaged line per accepted record, in batch order; the caller removes it. */
+  readonly stagedPath: string;
+  readonly stagedBytes: number;
+  readonly accepted: number;
+  readonly rejections: readonly Rejection[];
+  /** File with one encodeRejects line per rejection (undefined when none); the caller removes it. */
+  readonly rejectsPath: string | undefined;
+}
+
+export function packBatch(records: readonly RawRecord[]): PackedBatch {
+  const n = records.length;
+  let bytes = 0;
+  for (const r of records) if (r.value !== null) bytes += r.value.length;
+  const values = new Uint8Array(bytes);
+  const ends = new Uint32Array(n);
+  const nulls = new Uint8Array(n);
+  const partitions = new Int32Array(n);
+  const offsets = new BigInt64Array(n);
+  const timestamps = new Float64Array(n);
+  const topicIndex = new Uint16Array(n);
+  const topics: string[] = [];
+  let topic = "";
+  let current = -1;
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const r = records[i];
+    if (r.topic !== topic || current === -1) {
+      topic = r.topic;
+      current = topics.indexOf(topic);
+      if (current === -1) current = topics.push(topic) - 1;
+    }
+    topicIndex[i] = current;
+    if (r.value === null) nulls[i] = 1;
+    else {
+      values.set(r.value, at);
+      at += r.value.length;
+    }
+    ends[i] = at;
+    partitions[i] = r.partition;
+    offsets[i] = r.offset;
+    timestamps[i] = r.timestampMs;
+  }
+  return { topics, topicIndex, values, ends, nulls, partitions, offsets, timestamps };
+}
+
+/** The buffers of a packed batch, to transfer it to a worker. */
+export function packedBuffers(p: PackedBatch): ArrayBuffer[] {
+  return [p.topicIndex, p.values, p.ends, p.nulls, p.partitions, p.offsets, p.timestamps].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
+}
+
+/**
+ * Validates every record and writes the accepted ones, staged, to
+ * `<pathPrefix>.ndjson` and the rejected ones to `<pathPrefix>.rejects.ndjson`
+ * (synchronously: in the worker that costs nobody else time).
+ */
+export function decodeBatch(
+  p: PackedBatch,
+  ingestedAtMs: number,
+  pathPrefix: string,
+): DecodedBatch {
+  const n = p.ends.length;
+  const out = new StagedWriter(p.values.length + n * 160, ingestedAtMs);
+  const rejections: Rejection[] = [];
+  let accepted = 0;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    const end = p.ends[i];
+    const value = p.nulls[i] === 1 ? null : p.values.subarray(start, end);
+    start = end;
+    const result = validateEvent(value);
+    if (!result.ok) {
+      rejections.push({ index: i, kind: result.kind, reason: result.reason });
+      continue;
+    }
+    out.line(p.topics[p.topicIndex[i]], p.partitions[i], p.offsets[i], p.timestamps[i], value!);
+    accepted++;
+  }
+  const staged = out.finish();
+  const stagedPath = `${pathPrefix}.ndjson`;
+  Deno.writeFileSync(stagedPath, staged);
+  let rejectsPath: string | undefined;
+  if (rejections.length > 0) {
+    rejectsPath = `${pathPrefix}.rejects.ndjson`;
+    Deno.writeFileSync(
+      rejectsPath,
+      encodeRejects(rejections.map((r) => rejected(p, r)), ingestedAtMs),
+    );
+  }
+  return { stagedPath, stagedBytes: staged.length, accepted, rejections, rejectsPath };
+}
+
+function rejected(p: PackedBatch, r: Rejection): RejectedRecord {
+  const i = r.index;
+  const value = p.nulls[i] === 1 ? null : p.values.subarray(i === 0 ? 0 : p.ends[i - 1], p.ends[i]);
+  return {
+    record: {
+      topic: p.topics[p.topicIndex[i]],
+      partition: p.partitions[i],
+      offset: p.offsets[i],
+      key: null,
+      value,
+      timestampMs: p.timestamps[i],
+    },
+    reason: r.reason,
+    kind: r.kind,
+  };
+}

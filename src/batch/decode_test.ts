@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { systemClock } from "../core/clock.ts";
+import { EventSource } from "../generate/source.ts";
+import { encodeRejects, encodeStaged } from "./columnar.ts";
+import { decodeBatch, packBatch } from "./decode.ts";
+import { InlineDecoder, WorkerDecoder } from "./decoder.ts";
+import type { RawRecord } from "./types.ts";
+import { validateEvent } from "./validate.ts";
+
+const ENCODER = new TextEncoder();
+
+/** Seeded events with every bad-record kind mixed in, on 3 partitions, plus a tombstone. */
+function records(count: number): RawRecord[] {
+  const source = new EventSource({
+    seed: "decode",
+    startTimeMs: Date.UTC(2026, 0, 1),
+    badRate: 0.2,
+    clock: systemClock,
+  });
+  const out: RawRecord[] = source.take(count).map((m, i) => ({
+    topic: i % 7 === 0 ? "other" : "orders",
+    partition: i % 3,
+    offset: BigInt(100 + i),
+    key: null,
+    value: m.value,
+    timestampMs: 1_767_225_600_000 + i,
+  }));
+  out.push({ ...out[0], offset: 99n, value: null });
+  return out;
+}
+
+/** The staged and rejects output of the same records through the per-record functions. */
+function expected(rs: readonly RawRecord[], ingestedAtMs: number) {
+  const staged = [];
+  const rejects = [];
+  for (const [i, record] of rs.entries()) {
+    const result = validateEvent(record.value);
+    if (result.ok) staged.push({ record, event: result.event });
+    else rejects.push({ index: i, record, reason: result.reason, kind: result.kind });
+  }
+  return {
+    staged: encodeStaged(staged, ingestedAtMs),
+    rejects: encodeRejects(rejects, ingestedAtMs),
+    rejections: rejects.map(({ index, reason, kind }) => ({ index, kind, reason })),
+  };
+}
+
+Deno.test("decodeBatch stages and rejects exactly what the per-record path does", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const rs = records(2_000);
+    const want = expected(rs, 1_767_300_000_000);
+    const got = decodeBatch(packBatch(rs), 1_767_300_000_000, join(dir, "b"));
+    assert.ok(want.rejections.length > 300, "the sample has rejects of every kind");
+    assert.deepEqual(
+      new Set(want.rejections.map((r) => r.kind)),
+      new Set(got.rejections.map((r) => r.kind)),
+    );
+    assert.deepEqual(got.rejections, want.rejections);
+    assert.equal(got.accepted, rs.length - want.rejections.length);
+    assert.deepEqual(await Deno.readFile(got.stagedPath), want.staged);
+    assert.equal(got.stagedBytes, want.staged.length);
+    assert.deepEqual(await Deno.readFile(got.rejectsPath!), want.rejects);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("decodeBatch of only valid records writes no rejects file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const value = ENCODER.encode(
+      '{"event_id":"03c0c431-0e5c-44e4-9e42-7e32469f94a7","event_type":"ORDER_CREATED",' +
+        '"event_timestamp":1767225600,"order_id":"o-1","user_id":"u-1","total_amount":2.5,' +
+        '"currency":"USD","payment_method":null,"items":[{"sku":"S","quantity":2,' +
+        '"unit_price":1.25,"category":"c"}],"current_status":"CREATED"}',
+    );
+    const r: RawRecord = {
+      topic: "orders",
+      partition: 5,
+      offset: 2n ** 60n,
+      key: null,
+      value,
+      timestampMs: 1,
+    };
+    const got = decodeBatch(packBatch([r]), 7, join(dir, "b"));
+    assert.equal(got.rejectsPath, undefined);
+    assert.deepEqual(got.rejections, []);
+    const line = JSON.parse(new TextDecoder().decode(await Deno.readFile(got.stagedPath)));
+    assert.equal(line.kafka_partition, 5);
+    assert.equal(line.ingested_at_ms, 7);
+    // Offsets beyond 2^53 are written exactly.
+    assert.match(
+      new TextDecoder().decode(await Deno.readFile(got.stagedPath)),
+      /"kafka_offset":1152921504606846976,/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the decode worker produces byte-identical output to inline decoding", async () => {
+  const dir = await Deno.makeTempDir();
+  const worker = new WorkerDecoder(dir);
+  const inline = new InlineDecoder(dir);
+  try {
+    const rs = records(3_000);
+    // Two batches in flight at once: answers must match their requests.
+    const [a, b] = await Promise.all([worker.decode(rs, 42), worker.decode(rs.slice(0, 10), 43)]);
+    const want = await inline.decode(rs, 42);
+    assert.deepEqual(a.rejections, want.rejections);
+    assert.equal(a.accepted, want.accepted);
+    assert.deepEqual(await Deno.readFile(a.stagedPath), await Deno.readFile(want.stagedPath));
+    assert.deepEqual(await Deno.readFile(a.rejectsPath!), await Deno.readFile(want.rejectsPath!));
+    assert.equal(b.accepted + b.rejections.length, 10);
+    // The records are still usable by the caller after the batch moved to the worker.
+    assert.ok(rs[1].value!.length > 0);
+  } finally {
+    worker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a closed decode worker fails requests instead of hanging", async () => {
+  const dir = await Deno.makeTempDir();
+  const worker = new WorkerDecoder(dir);
+  try {
+    worker.close();
+    await assert.rejects(worker.decode(records(5), 0), /decode worker closed/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
