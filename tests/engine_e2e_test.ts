@@ -263,3 +263,63 @@ Deno.test("engine stays exactly-once when a group member leaves mid-run (rebalan
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Stops and starts the Kafka broker that scripts/services.sh manages (the test's own broker). */
+async function restartKafka(): Promise<void> {
+  const script = new URL("../scripts/services.sh", import.meta.url).pathname;
+  const run = async (...args: string[]) => {
+    const out = await new Deno.Command("bash", { args: [script, ...args], stderr: "piped" })
+      .output();
+    assert.equal(
+      out.code,
+      0,
+      `services.sh ${args.join(" ")} failed (this test restarts the broker that ` +
+        `'deno task services:up' started):\n${new TextDecoder().decode(out.stderr)}`,
+    );
+  };
+  await run("down", "kafka");
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  await run("up", "kafka");
+}
+
+Deno.test("engine rides out a broker restart mid-run, exactly once", async () => {
+  const brokers = await requireKafka();
+  const topic = `it-restart-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await Deno.makeTempDir();
+  const count = 20_000;
+  try {
+    await produce(brokers, topic, "engine-restart-1", count, 0.01);
+    const engine = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("../main.ts", import.meta.url).pathname,
+        // Idle time only counts while the group is joined, so the outage
+        // itself cannot end the run.
+        ...runArgs(brokers, topic, dir, ["--idle-exit", "10s"]),
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    await restartKafka();
+    // Produced after the restart: the engine must come back for these.
+    await produce(brokers, topic, "engine-restart-2", count, 0.01);
+    const out = await engine.output();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assert.equal(out.code, 0, stderr);
+    assert.match(stderr, /lost the Kafka consumer .* reconnecting and rejoining group/);
+    assert.equal(stderr.match(/assigned partitions 0,1,2,3/g)?.length, 2, stderr);
+    try {
+      assertExactlyOnce(await readTables(dir), [
+        ...groundTruth("engine-restart-1", count, 0.01),
+        ...groundTruth("engine-restart-2", count, 0.01),
+      ]);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\n--- engine:\n${stderr}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

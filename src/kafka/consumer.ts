@@ -11,7 +11,7 @@
 import type { Consumer, Kafka } from "kafkajs";
 import type { Buffer } from "node:buffer";
 import type { RawRecord } from "../batch/types.ts";
-import { errorMessage } from "../core/errors.ts";
+import { errorMessage, LakehouseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 
 /** What the feed needs from the engine. */
@@ -110,9 +110,20 @@ export class KafkaFeed {
       }
     });
     consumer.on(consumer.events.CRASH, (event) => {
-      logger.warn(
-        `Kafka consumer crashed (${event.payload.error}); restart=${event.payload.restart}`,
-      );
+      // Until the group is joined again, waiting is not idleness.
+      this.#joined = false;
+      if (event.payload.restart) {
+        logger.warn(
+          `lost the Kafka consumer (${event.payload.error}); reconnecting and rejoining group ` +
+            `${this.#o.groupId} (after a broker restart this takes up to the 30 s session timeout); ` +
+            `nothing is lost: partitions resume where this process left them`,
+        );
+      } else {
+        this.#fatal = new LakehouseError(`Kafka consumer failed: ${event.payload.error}`, {
+          cause: event.payload.error,
+        });
+        this.#stop?.();
+      }
     });
     await consumer.subscribe({ topic, fromBeginning: true });
     let stopping = false;
@@ -121,6 +132,7 @@ export class KafkaFeed {
         stopping = true;
         resolve();
       };
+      this.#stop = stop;
       signal.addEventListener("abort", stop, { once: true });
       const timer = setInterval(async () => {
         if (stopping) return clearInterval(timer);
@@ -167,9 +179,13 @@ export class KafkaFeed {
     await consumer.stop();
     await target.flush();
     await consumer.disconnect();
+    if (this.#fatal) throw this.#fatal;
   }
 
   #stopTimer: (() => void) | undefined;
+  #stop: (() => void) | undefined;
+  /** A crash kafkajs does not restart from: the run ends with it after committing what it has. */
+  #fatal: Error | undefined;
 }
 
 function view(b: Buffer): Uint8Array {
