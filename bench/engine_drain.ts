@@ -12,7 +12,7 @@ import { Kafka, logLevel } from "kafkajs";
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    count: { type: "string", default: "1000000" },
+    count: { type: "string", default: "5000000" },
     brokers: { type: "string", default: Deno.env.get("LAKEHOUSE_BROKERS") ?? "127.0.0.1:9092" },
     "max-records-per-trigger": { type: "string", default: "200000" },
   },
@@ -100,7 +100,9 @@ try {
     "--max-records-per-trigger",
     values["max-records-per-trigger"]!,
   ]);
-  const match = /stopped: (\d+) records committed in ([\d.]+)s/.exec(run.stderr);
+  const match = /stopped: (\d+) records committed in ([\d.]+)s.*peak RSS (\d+) MiB/.exec(
+    run.stderr,
+  );
   if (!match || Number(match[1]) !== count) {
     throw new Error(`unexpected engine output:\n${run.stderr}`);
   }
@@ -108,7 +110,7 @@ try {
   console.log(
     `engine (run, commit to Iceberg): ${Math.round(engineRate)} events/s (${
       match[2]
-    } s from start to last commit)`,
+    } s from start to last commit), peak RSS ${match[3]} MiB`,
   );
   console.log(`engine / raw consumer: ${(engineRate / raw).toFixed(2)}`);
 } finally {

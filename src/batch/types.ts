@@ -38,3 +38,31 @@ export interface Batch {
   /** Smallest Kafka timestamp in the batch, for freshness (record time -> visible). */
   readonly oldestTimestampMs: number;
 }
+
+/**
+ * A closed batch once its records went to the decoder: the payloads are
+ * released (they may pin whole fetch responses), what stays is each record's
+ * lineage, for offset bookkeeping and freshness.
+ */
+export interface ReleasedBatch extends Omit<Batch, "records"> {
+  readonly count: number;
+  readonly partitions: Int32Array;
+  readonly offsets: BigInt64Array;
+  /** Kafka record timestamps, epoch milliseconds. */
+  readonly timestamps: Float64Array;
+}
+
+export function releaseRecords(batch: Batch): ReleasedBatch {
+  const n = batch.records.length;
+  const partitions = new Int32Array(n);
+  const offsets = new BigInt64Array(n);
+  const timestamps = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const r = batch.records[i];
+    partitions[i] = r.partition;
+    offsets[i] = r.offset;
+    timestamps[i] = r.timestampMs;
+  }
+  const { records: _, ...rest } = batch;
+  return { ...rest, count: n, partitions, offsets, timestamps };
+}

@@ -197,7 +197,17 @@ async function runEngine(context: CommandContext): Promise<number> {
       Math.round(stats.freshness.quantile(0.5))
     } ms, p99 ${Math.round(stats.freshness.quantile(0.99))} ms, max ${
       Math.round(stats.freshness.max)
-    } ms`,
+    } ms${peakRss()}`,
   );
   return 0;
+}
+
+/** `, peak RSS N MiB` where the OS reports it (Linux), else nothing. */
+function peakRss(): string {
+  try {
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(Deno.readTextFileSync("/proc/self/status"));
+    return hwm ? `, peak RSS ${Math.round(Number(hwm[1]) / 1024)} MiB` : "";
+  } catch {
+    return "";
+  }
 }

@@ -14,7 +14,7 @@ import { openStore } from "../storage/mod.ts";
 import type { S3Config } from "../storage/s3.ts";
 import type { ObjectStore } from "../storage/store.ts";
 import { InlineDecoder, WorkerDecoder } from "../batch/decoder.ts";
-import type { Batch } from "../batch/types.ts";
+import type { ReleasedBatch } from "../batch/types.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventsStream, RejectsStream, type StreamResult } from "./streams.ts";
 import { NAMESPACE, TABLES } from "./tables.ts";
@@ -49,7 +49,7 @@ export interface EngineConfig {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onBatchCommitted?: (
-    batch: Batch,
+    batch: ReleasedBatch,
     results: readonly StreamResult[],
   ) => Promise<void> | void;
 }

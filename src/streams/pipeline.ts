@@ -8,10 +8,11 @@
  * fetching (bounded memory).
  */
 import { MicroBatcher } from "../batch/batcher.ts";
-import type { Batch, RawRecord } from "../batch/types.ts";
+import { type Batch, type RawRecord, type ReleasedBatch, releaseRecords } from "../batch/types.ts";
 import type { DecodedBatch } from "../batch/decode.ts";
 import type { BatchDecoder } from "../batch/decoder.ts";
 import type { Clock } from "../core/clock.ts";
+import { LakehouseError } from "../core/errors.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Logger } from "../core/log.ts";
 import { type AppendStream, RejectsStream, type StreamResult } from "./streams.ts";
@@ -27,7 +28,7 @@ export interface PipelineOptions {
   readonly logger: Logger;
   /** Called after every stream committed a batch (e.g. to commit consumer-group offsets). */
   readonly onBatchCommitted?: (
-    batch: Batch,
+    batch: ReleasedBatch,
     results: readonly StreamResult[],
   ) => Promise<void> | void;
 }
@@ -47,7 +48,7 @@ export interface PipelineStats {
 export class Pipeline {
   readonly #options: PipelineOptions;
   readonly #batcher: MicroBatcher;
-  readonly #queue: { batch: Batch; decoded: Promise<DecodedBatch> }[] = [];
+  readonly #queue: { batch: ReleasedBatch; decoded: Promise<DecodedBatch> }[] = [];
   #worker: Promise<void> | undefined;
   #failure: unknown;
   readonly #waiters: (() => void)[] = [];
@@ -148,9 +149,10 @@ export class Pipeline {
 
   #enqueue(batch: Batch): void {
     const decoded = this.#options.decoder.decode(batch.records, this.#options.clock.now());
+    const released = releaseRecords(batch);
     // Awaited in order by the worker loop; a failure surfaces there.
     decoded.catch(() => {});
-    this.#queue.push({ batch, decoded });
+    this.#queue.push({ batch: released, decoded });
     if (!this.#worker) {
       this.#worker = this.#work().finally(() => (this.#worker = undefined));
     }
@@ -169,7 +171,7 @@ export class Pipeline {
       try {
         await this.#process(batch, await decoded);
       } catch (error) {
-        this.#failure = error;
+        this.#failure = withMemoryHint(error, batch.count);
       }
       this.#queue.shift();
       if (!this.#failure) this.#closeIfDue();
@@ -177,7 +179,7 @@ export class Pipeline {
     }
   }
 
-  async #process(batch: Batch, decoded: DecodedBatch): Promise<void> {
+  async #process(batch: ReleasedBatch, decoded: DecodedBatch): Promise<void> {
     const results: StreamResult[] = [];
     const final = batch.reason === "flush";
     for (const stream of this.#options.streams) {
@@ -187,15 +189,15 @@ export class Pipeline {
     const events = results.find((r) => r.stream === this.#options.streams[0].writer.name);
     this.stats.batches++;
     this.stats.commits += results.filter((r) => r.commit).length;
-    this.stats.recordsCommitted += batch.records.length;
+    this.stats.recordsCommitted += batch.count;
     this.stats.rejects += decoded.rejections.length;
     this.stats.skipped += Math.min(...results.map((r) => r.skipped));
     this.stats.lastBatchMs = now;
     if (events?.commit !== undefined) {
-      for (const r of batch.records) this.stats.freshness.add(now - r.timestampMs);
+      for (const t of batch.timestamps) this.stats.freshness.add(now - t);
     }
     this.#options.logger.debug(
-      `batch of ${batch.records.length} (${batch.reason}) committed: ${decoded.accepted} accepted, ${decoded.rejections.length} rejected`,
+      `batch of ${batch.count} (${batch.reason}) committed: ${decoded.accepted} accepted, ${decoded.rejections.length} rejected`,
     );
     await this.#options.onBatchCommitted?.(batch, results);
   }
@@ -203,4 +205,14 @@ export class Pipeline {
   #throwIfFailed(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
+}
+
+/** DuckDB running out of memory on a batch: say which knobs decide that. */
+function withMemoryHint(error: unknown, records: number): unknown {
+  if (!(error instanceof Error) || !/Out of Memory Error/.test(error.message)) return error;
+  return new LakehouseError(
+    `${error.message}\n  (a batch of ${records} records did not fit: raise --memory-limit or lower ` +
+      `--max-records-per-trigger; nothing was committed for it, so a restart reads it again)`,
+    { cause: error },
+  );
 }

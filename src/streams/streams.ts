@@ -9,7 +9,7 @@
  */
 import { join } from "node:path";
 import type { DecodedBatch } from "../batch/decode.ts";
-import type { Batch, PartitionRange } from "../batch/types.ts";
+import type { PartitionRange, ReleasedBatch } from "../batch/types.ts";
 import type { Clock } from "../core/clock.ts";
 import { LakehouseError } from "../core/errors.ts";
 import { type Engine, sqlIdent, sqlString } from "../engine/duckdb.ts";
@@ -64,7 +64,11 @@ export abstract class AppendStream {
    * table already holds are left out. `final` asks to commit everything
    * held back (shutdown).
    */
-  abstract process(batch: Batch, decoded: DecodedBatch, final?: boolean): Promise<StreamResult>;
+  abstract process(
+    batch: ReleasedBatch,
+    decoded: DecodedBatch,
+    final?: boolean,
+  ): Promise<StreamResult>;
 
   /** Checks the SQL file against the table schema with an empty input (at start-up). */
   async check(): Promise<void> {
@@ -125,7 +129,7 @@ export abstract class AppendStream {
 }
 
 /** Records of the batch below the table's next offsets (already committed). */
-function countCommitted(batch: Batch, expected: ReadonlyMap<number, bigint>): number {
+function countCommitted(batch: ReleasedBatch, expected: ReadonlyMap<number, bigint>): number {
   const behind = new Map<number, bigint>();
   for (const r of batch.ranges) {
     const next = expected.get(r.partition) ?? 0n;
@@ -133,16 +137,16 @@ function countCommitted(batch: Batch, expected: ReadonlyMap<number, bigint>): nu
   }
   if (behind.size === 0) return 0;
   let n = 0;
-  for (const record of batch.records) {
-    const next = behind.get(record.partition);
-    if (next !== undefined && record.offset < next) n++;
+  for (let i = 0; i < batch.count; i++) {
+    const next = behind.get(batch.partitions[i]);
+    if (next !== undefined && batch.offsets[i] < next) n++;
   }
   return n;
 }
 
 /** SQL keeping the rows at or above the table's next offsets (`true` when all are). */
 function freshPredicate(
-  batch: Batch,
+  batch: ReleasedBatch,
   expected: ReadonlyMap<number, bigint>,
   partition: string,
   offset: string,
@@ -158,7 +162,7 @@ export class EventsStream extends AppendStream {
     return "batch";
   }
 
-  async process(batch: Batch, decoded: DecodedBatch): Promise<StreamResult> {
+  async process(batch: ReleasedBatch, decoded: DecodedBatch): Promise<StreamResult> {
     const path = decoded.stagedPath;
     try {
       for (let attempt = 1;; attempt++) {
@@ -177,7 +181,7 @@ export class EventsStream extends AppendStream {
           const t1 = performance.now();
           const result = await this.writer.write(await this.map(), ranges, expected);
           this.writer.options.logger.debug(
-            `${this.writer.name}: ${batch.records.length} records: load ${ms(t1 - t0)}, ` +
+            `${this.writer.name}: ${batch.count} records: load ${ms(t1 - t0)}, ` +
               `map+write+commit ${ms(performance.now() - t1)}`,
           );
           return { ...result, stream: this.writer.name, skipped };
@@ -240,7 +244,7 @@ export class RejectsStream extends AppendStream {
    * waiting: the table's offsets only move when its rows are committed, so
    * after a crash the engine reads the uncommitted records again.
    */
-  async process(batch: Batch, decoded: DecodedBatch, final = false): Promise<StreamResult> {
+  async process(batch: ReleasedBatch, decoded: DecodedBatch, final = false): Promise<StreamResult> {
     const skipped = countCommitted(batch, this.writer.nextOffsets());
     if (decoded.rejectsPath !== undefined) {
       this.#pending.push(decoded.rejectsPath);
