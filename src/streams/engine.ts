@@ -46,6 +46,8 @@ export interface EngineConfig {
   readonly decodeInline?: boolean;
   /** DuckDB memory limit, e.g. "1GB". */
   readonly memoryLimit?: string;
+  /** DuckDB worker threads (default: DuckDB's choice, all cores). */
+  readonly duckdbThreads?: number;
   readonly clock: Clock;
   readonly logger: Logger;
   readonly onBatchCommitted?: (
@@ -73,7 +75,10 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
   const warehouse = warehouseUri(config.warehouse);
   const store = openStore(warehouse, config.s3);
   const catalog = await openCatalog(config.catalog);
-  const engine = await Engine.open({ memoryLimit: config.memoryLimit });
+  const engine = await Engine.open({
+    memoryLimit: config.memoryLimit,
+    threads: config.duckdbThreads,
+  });
   const decoder = config.decodeInline
     ? new InlineDecoder(config.tempDir)
     : new WorkerDecoder(config.tempDir);
