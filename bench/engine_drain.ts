@@ -7,6 +7,7 @@
  *   deno task bench drain [--count N] [--brokers HOST:PORT]
  */
 import { parseArgs } from "node:util";
+import { deleteTopic } from "./_topics.ts";
 import { Kafka, logLevel } from "kafkajs";
 
 const { values } = parseArgs({
@@ -114,5 +115,6 @@ try {
   );
   console.log(`engine / raw consumer: ${(engineRate / raw).toFixed(2)}`);
 } finally {
+  await deleteTopic(brokers, topic);
   await Deno.remove(dir, { recursive: true });
 }

@@ -8,6 +8,7 @@
  *   deno task bench freshness [--rate 50000] [--duration 10m]
  */
 import { parseArgs } from "node:util";
+import { deleteTopic } from "./_topics.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -95,5 +96,6 @@ try {
   );
   console.log(`engine peak RSS: ${stopped[5]} MiB`);
 } finally {
+  await deleteTopic(values.brokers!, topic);
   await Deno.remove(dir, { recursive: true });
 }

@@ -7,6 +7,7 @@
  *   deno task bench generate [--count N] [--runs R] [--brokers HOST:PORT]
  */
 import { parseArgs } from "node:util";
+import { deleteTopic } from "./_topics.ts";
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel } from "kafkajs";
 import { systemClock } from "../src/core/clock.ts";
@@ -92,6 +93,7 @@ async function rawKafkajs(): Promise<number> {
   }
   const rate = count / ((performance.now() - start) / 1000);
   await producer.disconnect();
+  await deleteTopic(values.brokers!, topic);
   return rate;
 }
 
@@ -127,6 +129,7 @@ try {
         topic,
       ]),
     );
+    await deleteTopic(values.brokers!, topic);
     results["kafkajs-raw"].push(await rawKafkajs());
     console.log(
       `run ${run}: kafkajs-raw ${Math.round(results["kafkajs-raw"].at(-1)!)}/s, source ${

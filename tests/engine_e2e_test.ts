@@ -192,7 +192,8 @@ Deno.test("engine is exactly-once across kill -9 at random moments", async () =>
             `g-${topic}-${round}`,
           ]),
         ],
-        env: { NO_COLOR: "1" },
+        // The engine's scratch directory goes under TMPDIR; a killed engine leaves it.
+        env: { NO_COLOR: "1", TMPDIR: dir },
         stdout: "null",
         stderr: "null",
       }).spawn();
@@ -237,7 +238,8 @@ Deno.test("engine stays exactly-once when a group member leaves mid-run (rebalan
           main,
           ...runArgs(brokers, topic, dir, ["--max-records-per-trigger", "1000", ...extra]),
         ],
-        env: { NO_COLOR: "1" },
+        // The engine's scratch directory goes under TMPDIR; a killed engine leaves it.
+        env: { NO_COLOR: "1", TMPDIR: dir },
         stdout: "null",
         stderr: "piped",
       }).spawn();
@@ -298,7 +300,7 @@ Deno.test("engine rides out a broker restart mid-run, exactly once", async () =>
         // itself cannot end the run.
         ...runArgs(brokers, topic, dir, ["--idle-exit", "10s"]),
       ],
-      env: { NO_COLOR: "1" },
+      env: { NO_COLOR: "1", TMPDIR: dir },
       stdout: "null",
       stderr: "piped",
     }).spawn();

@@ -65,8 +65,8 @@ export class TableWriter {
       spec: o.spec,
       properties: {
         "write.format.default": "parquet",
-        // Measured faster to write than zstd for these tables, and no larger
-        // (BENCHMARKS.md); compaction may recompress.
+        // Measured faster to write than zstd for these tables (BENCHMARKS.md);
+        // compaction may recompress.
         [CODEC_PROPERTY]: "snappy",
         ...o.properties,
       },
