@@ -169,7 +169,8 @@ Deno.test("engine is exactly-once across kill -9 at random moments", async () =>
   const brokers = await requireKafka();
   const topic = `it-crash-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await Deno.makeTempDir();
-  const count = 60_000;
+  // Enough, in small batches, that kills keep landing mid-stream for all rounds.
+  const count = 120_000;
   const rounds = 20;
   try {
     await produce(brokers, topic, "engine-crash", count, 0.01);
@@ -187,7 +188,7 @@ Deno.test("engine is exactly-once across kill -9 at random moments", async () =>
           main,
           ...runArgs(brokers, topic, dir, [
             "--max-records-per-trigger",
-            "700",
+            "300",
             "--group-id",
             `g-${topic}-${round}`,
           ]),
@@ -297,8 +298,9 @@ Deno.test("engine rides out a broker restart mid-run, exactly once", async () =>
         "--allow-all",
         new URL("../main.ts", import.meta.url).pathname,
         // Idle time only counts while the group is joined, so the outage
-        // itself cannot end the run.
-        ...runArgs(brokers, topic, dir, ["--idle-exit", "10s"]),
+        // itself cannot end the run; it must outlast the wait for the broker
+        // to go down, though.
+        ...runArgs(brokers, topic, dir, ["--idle-exit", "30s"]),
       ],
       env: { NO_COLOR: "1", TMPDIR: dir },
       stdout: "null",

@@ -39,6 +39,7 @@ export interface DecodedBatch {
   readonly rejections: readonly Rejection[];
   /** File with one encodeRejects line per rejection (undefined when none); the caller removes it. */
   readonly rejectsPath: string | undefined;
+  readonly rejectsBytes: number;
 }
 
 export function packBatch(records: readonly RawRecord[]): PackedBatch {
@@ -115,14 +116,21 @@ export function decodeBatch(
   const stagedPath = `${pathPrefix}.ndjson`;
   Deno.writeFileSync(stagedPath, staged);
   let rejectsPath: string | undefined;
+  let rejectsBytes = 0;
   if (rejections.length > 0) {
     rejectsPath = `${pathPrefix}.rejects.ndjson`;
-    Deno.writeFileSync(
-      rejectsPath,
-      encodeRejects(rejections.map((r) => rejected(p, r)), ingestedAtMs),
-    );
+    const lines = encodeRejects(rejections.map((r) => rejected(p, r)), ingestedAtMs);
+    Deno.writeFileSync(rejectsPath, lines);
+    rejectsBytes = lines.length;
   }
-  return { stagedPath, stagedBytes: staged.length, accepted, rejections, rejectsPath };
+  return {
+    stagedPath,
+    stagedBytes: staged.length,
+    accepted,
+    rejections,
+    rejectsPath,
+    rejectsBytes,
+  };
 }
 
 function rejected(p: PackedBatch, r: Rejection): RejectedRecord {

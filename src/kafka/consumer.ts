@@ -93,6 +93,10 @@ export class KafkaFeed {
       if (lost.length > 0) target.revoke(lost);
       this.#assigned = partitions;
       this.#joined = true;
+      // kafkajs starts fetching without waiting for this handler: hold the
+      // topic until every partition is sought, or a fetch from the group's
+      // offsets (or the beginning) would race the positions set here.
+      consumer.pause([{ topic }]);
       // Idle time counts from the moment partitions are ours.
       this.#lastRecordMs = Date.now();
       try {
@@ -105,8 +109,16 @@ export class KafkaFeed {
             [...start].map(([p, o]) => `${p}:${o}`).join(" ")
           }`,
         );
+        consumer.resume([{ topic }]);
       } catch (error) {
-        logger.error(`cannot position partitions after a rebalance: ${errorMessage(error)}`);
+        // Fetching from anywhere else could skip records: stop instead.
+        this.#fatal = new LakehouseError(
+          `cannot position partitions ${partitions.join(",")} after joining the group: ${
+            errorMessage(error)
+          }`,
+          { cause: error },
+        );
+        this.#stop?.();
       }
     });
     consumer.on(consumer.events.CRASH, (event) => {

@@ -27,6 +27,7 @@ import { TableWriter } from "./table_writer.ts";
  */
 const REJECTS_IDLE_COMMIT_MS = 10_000;
 const REJECTS_PENDING_MAX = 50_000;
+const REJECTS_PENDING_BYTES_MAX = 32 * 1024 * 1024;
 
 export interface EngineConfig {
   /** `file:///abs/dir`, a local path, or `s3://bucket/prefix`. */
@@ -114,7 +115,11 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
         engine,
         config.tempDir,
         config.clock,
-        { idleCommitMs: REJECTS_IDLE_COMMIT_MS, pendingRecordsMax: REJECTS_PENDING_MAX },
+        {
+          idleCommitMs: REJECTS_IDLE_COMMIT_MS,
+          pendingRecordsMax: REJECTS_PENDING_MAX,
+          pendingBytesMax: REJECTS_PENDING_BYTES_MAX,
+        },
       ),
     ];
     for (const s of streams) {

@@ -33,6 +33,8 @@ export interface RejectsStreamOptions {
    */
   readonly idleCommitMs: number;
   readonly pendingRecordsMax: number;
+  /** Staged bytes of held-back rejects that trigger a commit (oversized payloads add up). */
+  readonly pendingBytesMax: number;
 }
 
 const EVENT_PAYLOAD_TYPE = `STRUCT(
@@ -216,6 +218,7 @@ export class RejectsStream extends AppendStream {
   /** Staged files of rejects read but not yet committed (written by the decoder). */
   #pending: string[] = [];
   #pendingRecords = 0;
+  #pendingBytes = 0;
   /** Per partition, the offset this stream has read up to but not committed. */
   readonly #owed = new Map<number, bigint>();
   #lastCommitMs: number;
@@ -249,6 +252,7 @@ export class RejectsStream extends AppendStream {
     if (decoded.rejectsPath !== undefined) {
       this.#pending.push(decoded.rejectsPath);
       this.#pendingRecords += decoded.rejections.length;
+      this.#pendingBytes += decoded.rejectsBytes;
     }
     for (const r of batch.ranges) {
       if (r.nextOffset > (this.#owed.get(r.partition) ?? 0n)) {
@@ -256,6 +260,7 @@ export class RejectsStream extends AppendStream {
       }
     }
     const due = final || this.#pendingRecords >= this.#options.pendingRecordsMax ||
+      this.#pendingBytes >= this.#options.pendingBytesMax ||
       this.clock.now() - this.#lastCommitMs >= this.#options.idleCommitMs;
     const result = due ? await this.#commitPending() : undefined;
     return {
@@ -314,6 +319,7 @@ export class RejectsStream extends AppendStream {
     for (const path of this.#pending) await Deno.remove(path).catch(() => {});
     this.#pending = [];
     this.#pendingRecords = 0;
+    this.#pendingBytes = 0;
     this.#owed.clear();
     this.#lastCommitMs = this.clock.now();
   }
