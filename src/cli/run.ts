@@ -19,6 +19,7 @@ import type { OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
 import { createKafka, ensureTopic, kafkaUnavailable } from "../kafka/mod.ts";
 import { KafkaFeed } from "../kafka/consumer.ts";
+import type { TableWriter } from "../streams/table_writer.ts";
 import { startEngine, warehouseUri } from "../streams/engine.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { kafkaConnection } from "./kafka_connection.ts";
@@ -132,6 +133,8 @@ async function runEngine(context: CommandContext): Promise<number> {
     throw kafkaUnavailable(connection, `read topic ${topic}`, error);
   }
   let feed: KafkaFeed | undefined;
+  // Set once the engine exists; batches only commit after that.
+  let writers = (): readonly TableWriter[] => [];
   const engine = await startEngine({
     warehouse,
     catalog: resolve(catalogPath),
@@ -147,10 +150,19 @@ async function runEngine(context: CommandContext): Promise<number> {
     clock: systemClock,
     logger,
     onBatchCommitted: async (batch) => {
-      const next = new Map(batch.ranges.map((r) => [r.partition, r.nextOffset]));
+      // The group's offsets never run ahead of any table (the dead-letter
+      // table lags): where kafkajs falls back to them, it can only re-read.
+      const next = new Map(batch.ranges.map((r) => {
+        let min = r.nextOffset;
+        for (const w of writers()) {
+          if (w.nextOffset(r.partition) < min) min = w.nextOffset(r.partition);
+        }
+        return [r.partition, min];
+      }));
       await feed?.commitGroupOffsets(next);
     },
   });
+  writers = () => engine.writers;
   const stats = engine.pipeline.stats;
   const started = systemClock.now();
   const report = setInterval(() => {

@@ -43,6 +43,14 @@ export class KafkaFeed {
   readonly #o: KafkaFeedOptions;
   readonly #consumer: Consumer;
   #assigned: number[] = [];
+  /**
+   * Per partition, the next offset this feed expects: where it was sought,
+   * then one past the last record handed over. kafkajs may deliver from its
+   * own position first (a restarted consumer can start from the group's
+   * offsets or the beginning before a seek lands); records below are copies
+   * of records already handed over and are dropped here.
+   */
+  readonly #expected = new Map<number, bigint>();
   #offered = 0;
   #joined = false;
   #lastRecordMs = Date.now();
@@ -102,6 +110,7 @@ export class KafkaFeed {
       try {
         const start = await target.startOffsets(partitions);
         for (const [partition, offset] of start) {
+          this.#expected.set(partition, offset);
           consumer.seek({ topic, partition, offset: offset.toString() });
         }
         logger.info(
@@ -167,17 +176,29 @@ export class KafkaFeed {
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
         if (batch.messages.length === 0 || !isRunning() || isStale() || stopping) return;
-        const records: RawRecord[] = new Array(batch.messages.length);
+        const expected = this.#expected.get(batch.partition) ?? 0n;
+        const records: RawRecord[] = [];
         for (let i = 0; i < batch.messages.length; i++) {
           const m = batch.messages[i];
-          records[i] = {
+          const offset = BigInt(m.offset);
+          if (offset < expected) continue;
+          records.push({
             topic: batch.topic,
             partition: batch.partition,
-            offset: BigInt(m.offset),
+            offset,
             key: m.key ? view(m.key) : null,
             value: m.value ? view(m.value) : null,
             timestampMs: Number(m.timestamp),
-          };
+          });
+        }
+        if (records.length < batch.messages.length) {
+          logger.debug(
+            `dropped ${batch.messages.length - records.length} records of partition ` +
+              `${batch.partition} below offset ${expected} (already handed over)`,
+          );
+        }
+        if (records.length > 0) {
+          this.#expected.set(batch.partition, records[records.length - 1].offset + 1n);
         }
         await target.offer(records);
         this.#offered += records.length;
