@@ -19,7 +19,6 @@ import type { OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
 import { createKafka, ensureTopic, kafkaUnavailable } from "../kafka/mod.ts";
 import { KafkaFeed } from "../kafka/consumer.ts";
-import type { TableWriter } from "../streams/table_writer.ts";
 import { startEngine, warehouseUri } from "../streams/engine.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { kafkaConnection } from "./kafka_connection.ts";
@@ -133,8 +132,6 @@ async function runEngine(context: CommandContext): Promise<number> {
     throw kafkaUnavailable(connection, `read topic ${topic}`, error);
   }
   let feed: KafkaFeed | undefined;
-  // Set once the engine exists; batches only commit after that.
-  let writers = (): readonly TableWriter[] => [];
   const engine = await startEngine({
     warehouse,
     catalog: resolve(catalogPath),
@@ -152,17 +149,13 @@ async function runEngine(context: CommandContext): Promise<number> {
     onBatchCommitted: async (batch) => {
       // The group's offsets never run ahead of any table (the dead-letter
       // table lags): where kafkajs falls back to them, it can only re-read.
-      const next = new Map(batch.ranges.map((r) => {
-        let min = r.nextOffset;
-        for (const w of writers()) {
-          if (w.nextOffset(r.partition) < min) min = w.nextOffset(r.partition);
-        }
-        return [r.partition, min];
-      }));
+      // (Called only once the engine has started.)
+      const next = new Map(
+        batch.ranges.map((r) => [r.partition, engine.pipeline.committedOffset(r.partition)]),
+      );
       await feed?.commitGroupOffsets(next);
     },
   });
-  writers = () => engine.writers;
   const stats = engine.pipeline.stats;
   const started = systemClock.now();
   const report = setInterval(() => {

@@ -15,7 +15,7 @@ import type { Clock } from "../core/clock.ts";
 import { LakehouseError } from "../core/errors.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Logger } from "../core/log.ts";
-import { type AppendStream, RejectsStream, type StreamResult } from "./streams.ts";
+import type { AppendStream, StreamResult } from "./streams.ts";
 
 export interface PipelineOptions {
   readonly streams: readonly AppendStream[];
@@ -79,18 +79,19 @@ export class Pipeline {
    * otherwise the lowest next offset over all streams' tables.
    */
   startOffsets(partitions: readonly number[]): Map<number, bigint> {
-    const out = new Map<number, bigint>();
-    for (const p of partitions) {
-      let min = this.#batcher.nextOffset(p);
-      if (min === undefined) {
-        for (const s of this.#options.streams) {
-          const n = s.writer.nextOffset(p);
-          if (min === undefined || n < min) min = n;
-        }
-      }
-      out.set(p, min ?? 0n);
+    return new Map(
+      partitions.map((p) => [p, this.#batcher.nextOffset(p) ?? this.committedOffset(p)]),
+    );
+  }
+
+  /** The lowest next offset of a partition over all streams' tables: what every table holds. */
+  committedOffset(partition: number): bigint {
+    let min: bigint | undefined;
+    for (const s of this.#options.streams) {
+      const n = s.writer.nextOffset(partition);
+      if (min === undefined || n < min) min = n;
     }
-    return out;
+    return min ?? 0n;
   }
 
   /** Adds records; resolves when there is room for more. Throws if a commit failed. */
@@ -131,7 +132,7 @@ export class Pipeline {
   /** Drops buffered records of partitions this process no longer owns. */
   revoke(partitions: readonly number[]): void {
     this.#batcher.revoke(partitions);
-    for (const s of this.#options.streams) if (s instanceof RejectsStream) s.revoke(partitions);
+    for (const s of this.#options.streams) s.revoke(partitions);
   }
 
   msUntilDue(): number | undefined {
@@ -144,7 +145,7 @@ export class Pipeline {
     if (b) this.#enqueue(b);
     while (this.#worker) await this.#worker;
     this.#throwIfFailed();
-    for (const s of this.#options.streams) if (s instanceof RejectsStream) await s.settle();
+    for (const s of this.#options.streams) await s.settle();
   }
 
   #enqueue(batch: Batch): void {

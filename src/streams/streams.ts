@@ -72,6 +72,14 @@ export abstract class AppendStream {
     final?: boolean,
   ): Promise<StreamResult>;
 
+  /** Commits whatever the stream holds back (at shutdown); nothing by default. */
+  settle(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Forgets held-back work of partitions this process no longer owns; nothing by default. */
+  revoke(_partitions: readonly number[]): void {}
+
   /** Checks the SQL file against the table schema with an empty input (at start-up). */
   async check(): Promise<void> {
     await this.load(new Uint8Array(0));
@@ -273,7 +281,7 @@ export class RejectsStream extends AppendStream {
   }
 
   /** Commits whatever is pending (at shutdown, so a restart does not read it again). */
-  async settle(): Promise<void> {
+  override async settle(): Promise<void> {
     await this.#commitPending();
   }
 
@@ -281,7 +289,7 @@ export class RejectsStream extends AppendStream {
    * Stops committing partitions this process no longer owns; their pending
    * rows are left out of the next commit (its ranges select the rows).
    */
-  revoke(partitions: readonly number[]): void {
+  override revoke(partitions: readonly number[]): void {
     for (const p of partitions) this.#owed.delete(p);
   }
 
