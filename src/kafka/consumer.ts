@@ -120,6 +120,12 @@ export class KafkaFeed {
         );
         consumer.resume([{ topic }]);
       } catch (error) {
+        // A join that lands while this member is leaving (SIGTERM during a
+        // rebalance) cannot be positioned and does not need to be.
+        if (this.#stopping) {
+          logger.debug(`not positioning partitions while stopping: ${errorMessage(error)}`);
+          return;
+        }
         // Fetching from anywhere else could skip records: stop instead.
         this.#fatal = new LakehouseError(
           `cannot position partitions ${partitions.join(",")} after joining the group: ${
@@ -147,16 +153,15 @@ export class KafkaFeed {
       }
     });
     await consumer.subscribe({ topic, fromBeginning: true });
-    let stopping = false;
     const done = new Promise<void>((resolve) => {
       const stop = () => {
-        stopping = true;
+        this.#stopping = true;
         resolve();
       };
       this.#stop = stop;
       signal.addEventListener("abort", stop, { once: true });
       const timer = setInterval(async () => {
-        if (stopping) return clearInterval(timer);
+        if (this.#stopping) return clearInterval(timer);
         try {
           await target.tick();
         } catch (error) {
@@ -175,7 +180,7 @@ export class KafkaFeed {
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
       eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        if (batch.messages.length === 0 || !isRunning() || isStale() || stopping) return;
+        if (batch.messages.length === 0 || !isRunning() || isStale() || this.#stopping) return;
         const expected = this.#expected.get(batch.partition) ?? 0n;
         const records: RawRecord[] = [];
         for (let i = 0; i < batch.messages.length; i++) {
@@ -215,6 +220,7 @@ export class KafkaFeed {
     if (this.#fatal) throw this.#fatal;
   }
 
+  #stopping = false;
   #stopTimer: (() => void) | undefined;
   #stop: (() => void) | undefined;
   /** A crash kafkajs does not restart from: the run ends with it after committing what it has. */

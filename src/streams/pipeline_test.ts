@@ -164,3 +164,33 @@ Deno.test("pipeline commits rejects once their idle interval has passed", async 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("pipeline: a partition revoked and assigned back while its rejects wait has each reject once", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const clock = new FakeClock(1_767_225_600_000);
+    const engine = await startEngine(config(dir, clock, true));
+    const records = feed(900);
+    const bad = records.filter((r) => !validateEvent(r.value).ok).length;
+    // Two full batches: partition 1's rejects are read and held back.
+    await engine.pipeline.offer(records.slice(0, 600));
+    await waitFor("two batches", () => engine.pipeline.stats.batches === 2);
+    assert.deepEqual((await committed(dir, "orders_rejects")).offsets, {});
+    // Partition 1 goes to another member and comes back before anything committed
+    // its rejects: it is read again from the lowest table offset.
+    engine.pipeline.revoke([1]);
+    const start = engine.pipeline.startOffsets([1]).get(1);
+    assert.equal(start, 0n);
+    await engine.pipeline.offer(records.filter((r) => r.partition === 1 && r.offset < 200n));
+    await engine.pipeline.offer(records.slice(600));
+    await engine.pipeline.flush();
+    await engine.close();
+    const rejects = await committed(dir, "orders_rejects");
+    const events = await committed(dir, "orders_events");
+    assert.deepEqual(rejects.offsets, { 0: 300n, 1: 300n, 2: 300n });
+    assert.equal(rejects.rows, bad);
+    assert.equal(events.rows + rejects.rows, 900);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -336,10 +336,16 @@ export class RejectsStream extends AppendStream {
     return `{topic: 'VARCHAR', "partition": 'INTEGER', "offset": 'BIGINT', received_at_ms: 'BIGINT',
       kind: 'VARCHAR', reason: 'VARCHAR', payload_base64: 'VARCHAR', payload_text: 'VARCHAR'}`;
   }
+  /**
+   * One row per record: a partition revoked and assigned back while its
+   * rejects were held back is read again, so pending files can hold two
+   * copies of a reject (identical but for received_at); the newest is kept.
+   */
   protected override stagedSelect(files: string): string {
     return `SELECT topic, "partition", "offset", make_timestamptz(received_at_ms * 1000) AS received_at,
         kind AS reject_kind, reason, from_base64(payload_base64) AS payload, payload_text
-      FROM (${super.stagedSelect(files)})`;
+      FROM (SELECT DISTINCT ON ("partition", "offset") * FROM (${super.stagedSelect(files)})
+        ORDER BY "partition", "offset", received_at_ms DESC)`;
   }
 }
 
