@@ -7,6 +7,7 @@
  * after every restart the tables still hold each event exactly once.
  */
 import assert from "node:assert/strict";
+import { Kafka, logLevel } from "kafkajs";
 import { systemClock } from "../src/core/clock.ts";
 import {
   DEFAULT_SEEDED_START_MS,
@@ -271,8 +272,13 @@ Deno.test("engine stays exactly-once when a group member leaves mid-run (rebalan
 async function restartKafka(): Promise<void> {
   const script = new URL("../scripts/services.sh", import.meta.url).pathname;
   const run = async (...args: string[]) => {
-    const out = await new Deno.Command("bash", { args: [script, ...args], stderr: "piped" })
-      .output();
+    // A restart, not a fresh broker: CI exports LAKEHOUSE_SERVICES_FRESH=1,
+    // which would wipe the topic on the way up.
+    const out = await new Deno.Command("bash", {
+      args: [script, ...args],
+      env: { LAKEHOUSE_SERVICES_FRESH: "0" },
+      stderr: "piped",
+    }).output();
     assert.equal(
       out.code,
       0,
@@ -285,15 +291,7 @@ async function restartKafka(): Promise<void> {
   await run("up", "kafka");
 }
 
-// Known failure, kept visible as ignored until fixed (issue 4): on a fresh
-// machine the engine rejoins after the restart but then stops receiving
-// (176 of the 20,000 records produced after the restart arrived in CI);
-// it passes on a long-running development broker.
-Deno.test({
-  name: "engine rides out a broker restart mid-run, exactly once",
-  ignore: true,
-  fn: brokerRestartTest,
-});
+Deno.test("engine rides out a broker restart mid-run, exactly once", brokerRestartTest);
 
 async function brokerRestartTest() {
   const brokers = await requireKafka();
@@ -337,3 +335,40 @@ async function brokerRestartTest() {
     await Deno.remove(dir, { recursive: true });
   }
 }
+
+Deno.test("engine stops with a clear error when the topic holds fewer records than the tables (recreated topic)", async () => {
+  const brokers = await requireKafka();
+  const topic = `it-recreated-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await Deno.makeTempDir();
+  const kafka = new Kafka({
+    clientId: "it-recreated",
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+  });
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await produce(brokers, topic, "engine-recreated", 2_000, 0);
+    const first = await runCli(runArgs(brokers, topic, dir, ["--stop-after", "2000"]));
+    assert.equal(first.code, 0, first.stderr);
+    // The same name, new (fewer) records: offsets start at 0 again.
+    await admin.deleteTopics({ topics: [topic] });
+    for (let i = 0; i < 50 && (await admin.listTopics()).includes(topic); i++) {
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await produce(brokers, topic, "engine-recreated-2", 100, 0);
+    const second = await runCli(runArgs(brokers, topic, dir, ["--idle-exit", "10s"]));
+    assert.notEqual(second.code, 0, `the run went on over a recreated topic:\n${second.stderr}`);
+    assert.match(
+      second.stderr,
+      /partition \d of it-recreated-\w+ ends at offset \d+, but the tables already hold it up to offset \d+/,
+    );
+    // Nothing of the new topic was taken for a replay and committed.
+    const tables = await readTables(dir);
+    assert.equal(tables.events.length, 2_000);
+  } finally {
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.disconnect();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -109,6 +109,7 @@ export class KafkaFeed {
       this.#lastRecordMs = Date.now();
       try {
         const start = await target.startOffsets(partitions);
+        await this.#checkRetained(start);
         for (const [partition, offset] of start) {
           this.#expected.set(partition, offset);
           consumer.seek({ topic, partition, offset: offset.toString() });
@@ -218,6 +219,44 @@ export class KafkaFeed {
     await target.flush();
     await consumer.disconnect();
     if (this.#fatal) throw this.#fatal;
+  }
+
+  /**
+   * Compares where each partition starts with what the topic holds. A start
+   * past the partition's end means the topic lost records the tables already
+   * hold (deleted and recreated, or a wiped broker): every new record would
+   * look like a replay and be dropped, so the run stops and says so. A start
+   * before the partition's first retained record means retention deleted
+   * records before they were committed: they are gone, which is reported.
+   */
+  async #checkRetained(start: ReadonlyMap<number, bigint>): Promise<void> {
+    const { kafka, topic, logger } = this.#o;
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+        const from = start.get(partition);
+        if (from === undefined) continue;
+        if (from > BigInt(high)) {
+          throw new LakehouseError(
+            `partition ${partition} of ${topic} ends at offset ${high}, but the tables already ` +
+              `hold it up to offset ${from}: the topic was deleted and recreated, or the broker ` +
+              `lost its data; records written to it now would be taken for replays. Write to a ` +
+              `new topic (--topic), or to a fresh warehouse for this topic`,
+          );
+        }
+        if (from < BigInt(low)) {
+          logger.error(
+            `partition ${partition} of ${topic}: offsets ${from}..${
+              BigInt(low) - 1n
+            } were deleted by retention before they were committed; those records are lost ` +
+              `(raise the topic's retention.ms / retention.bytes). Continuing from offset ${low}`,
+          );
+        }
+      }
+    } finally {
+      await admin.disconnect();
+    }
   }
 
   #stopping = false;
