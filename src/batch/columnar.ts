@@ -55,8 +55,18 @@ export class StagedWriter {
   /** Line prefixes by topic, then by partition. */
   readonly #prefixes = new Map<string, Uint8Array[]>();
 
-  constructor(capacity: number, ingestedAtMs: number) {
-    this.#out = new Writer(capacity);
+  /**
+   * With a `sink`, `buffer` is reused: full buffers go to the sink and are
+   * overwritten (a batch's staged file is written through a few MiB instead
+   * of a buffer the size of the batch, whose fresh pages cost page faults).
+   * Without one, the lines collect in a buffer grown as needed (`finish`).
+   */
+  constructor(
+    buffer: number | Uint8Array,
+    ingestedAtMs: number,
+    sink?: (chunk: Uint8Array) => void,
+  ) {
+    this.#out = new Writer(buffer, sink);
     this.#middle = ENCODER.encode(
       `,"ingested_at_ms":${Math.floor(ingestedAtMs)},"payload":`,
     );
@@ -93,6 +103,7 @@ export class StagedWriter {
     out.bytes(LINE_END);
   }
 
+  /** The lines not yet handed to the sink (all of them without a sink). */
   finish(): Uint8Array {
     return this.#out.finish();
   }
@@ -150,9 +161,11 @@ function decodeOrNull(bytes: Uint8Array): string | null {
 class Writer {
   #buffer: Uint8Array;
   #length = 0;
+  readonly #sink: ((chunk: Uint8Array) => void) | undefined;
 
-  constructor(capacity: number) {
-    this.#buffer = new Uint8Array(Math.max(capacity, 64));
+  constructor(buffer: number | Uint8Array, sink?: (chunk: Uint8Array) => void) {
+    this.#buffer = typeof buffer === "number" ? new Uint8Array(Math.max(buffer, 64)) : buffer;
+    this.#sink = sink;
   }
 
   /** Appends `s` as UTF-8. */
@@ -211,6 +224,11 @@ class Writer {
 
   reserve(n: number): void {
     if (this.#length + n <= this.#buffer.length) return;
+    if (this.#sink !== undefined && this.#length > 0) {
+      this.#sink(this.#buffer.subarray(0, this.#length));
+      this.#length = 0;
+      if (n <= this.#buffer.length) return;
+    }
     const grown = new Uint8Array(Math.max(this.#buffer.length * 2, this.#length + n));
     grown.set(this.#buffer.subarray(0, this.#length));
     this.#buffer = grown;
