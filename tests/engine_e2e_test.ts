@@ -361,7 +361,7 @@ Deno.test("engine stops with a clear error when the topic holds fewer records th
     assert.notEqual(second.code, 0, `the run went on over a recreated topic:\n${second.stderr}`);
     assert.match(
       second.stderr,
-      /partition \d of it-recreated-\w+ ends at offset \d+, but the tables already hold it up to offset \d+/,
+      /partition \d of it-recreated-\w+ ends at offset \d+, but the tables already hold its records through offset \d+/,
     );
     // Nothing of the new topic was taken for a replay and committed.
     const tables = await readTables(dir);

@@ -240,7 +240,9 @@ export class KafkaFeed {
         if (from > BigInt(high)) {
           throw new LakehouseError(
             `partition ${partition} of ${topic} ends at offset ${high}, but the tables already ` +
-              `hold it up to offset ${from}: the topic was deleted and recreated, or the broker ` +
+              `hold its records through offset ${
+                from - 1n
+              }: the topic was deleted and recreated, or the broker ` +
               `lost its data; records written to it now would be taken for replays. Write to a ` +
               `new topic (--topic), or to a fresh warehouse for this topic`,
           );
