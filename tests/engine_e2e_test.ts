@@ -314,15 +314,23 @@ async function brokerRestartTest() {
       stdout: "null",
       stderr: "piped",
     }).spawn();
+    let exited = false;
+    engine.status.then(() => (exited = true));
     await new Promise((resolve) => setTimeout(resolve, 6_000));
     await restartKafka();
+    assert.ok(!exited, "the engine stopped before the broker restart was over");
     // Produced after the restart: the engine must come back for these.
     await produce(brokers, topic, "engine-restart-2", count, 0.01);
     const out = await engine.output();
     const stderr = new TextDecoder().decode(out.stderr);
     assert.equal(out.code, 0, stderr);
-    assert.match(stderr, /lost the Kafka consumer .* reconnecting and rejoining group/);
-    assert.equal(stderr.match(/assigned partitions 0,1,2,3/g)?.length, 2, stderr);
+    // A short outage can be ridden out by kafkajs's own retries (same group
+    // generation, no crash); a longer one crashes the consumer, which must
+    // then have rejoined. Either way every record must be there once.
+    if (/lost the Kafka consumer/.test(stderr)) {
+      assert.match(stderr, /reconnecting and rejoining group/);
+      assert.equal(stderr.match(/assigned partitions 0,1,2,3/g)?.length, 2, stderr);
+    }
     try {
       assertExactlyOnce(await readTables(dir), [
         ...groundTruth("engine-restart-1", count, 0.01),
