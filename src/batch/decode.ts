@@ -86,11 +86,6 @@ export function packedBuffers(p: PackedBatch): ArrayBuffer[] {
 }
 
 /**
- * Validates every record and writes the accepted ones, staged, to
- * `<pathPrefix>.ndjson` and the rejected ones to `<pathPrefix>.rejects.ndjson`
- * (synchronously: in the worker that costs nobody else time).
- */
-/**
  * The staged lines are written through one reused buffer per thread (a
  * buffer per batch, the size of the batch, cost a page fault per 4 KiB on
  * every batch); decodeBatch is synchronous, so nothing else uses it meanwhile.
@@ -98,6 +93,11 @@ export function packedBuffers(p: PackedBatch): ArrayBuffer[] {
 const SCRATCH_BYTES = 4 << 20;
 let scratch: Uint8Array | undefined;
 
+/**
+ * Validates every record and writes the accepted ones, staged, to
+ * `<pathPrefix>.ndjson` and the rejected ones to `<pathPrefix>.rejects.ndjson`
+ * (synchronously: in the worker that costs nobody else time).
+ */
 export function decodeBatch(
   p: PackedBatch,
   ingestedAtMs: number,

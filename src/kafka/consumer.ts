@@ -238,21 +238,20 @@ export class KafkaFeed {
         const from = start.get(partition);
         if (from === undefined) continue;
         if (from > BigInt(high)) {
+          const held = from - 1n;
           throw new LakehouseError(
             `partition ${partition} of ${topic} ends at offset ${high}, but the tables already ` +
-              `hold its records through offset ${
-                from - 1n
-              }: the topic was deleted and recreated, or the broker ` +
-              `lost its data; records written to it now would be taken for replays. Write to a ` +
-              `new topic (--topic), or to a fresh warehouse for this topic`,
+              `hold its records through offset ${held}: the topic was deleted and recreated, or ` +
+              `the broker lost its data; records written to it now would be taken for replays. ` +
+              `Write to a new topic (--topic), or to a fresh warehouse for this topic`,
           );
         }
         if (from < BigInt(low)) {
+          const lost = `${from}..${BigInt(low) - 1n}`;
           logger.error(
-            `partition ${partition} of ${topic}: offsets ${from}..${
-              BigInt(low) - 1n
-            } were deleted by retention before they were committed; those records are lost ` +
-              `(raise the topic's retention.ms / retention.bytes). Continuing from offset ${low}`,
+            `partition ${partition} of ${topic}: offsets ${lost} were deleted by retention before ` +
+              `they were committed; those records are lost (raise the topic's retention.ms / ` +
+              `retention.bytes). Continuing from offset ${low}`,
           );
         }
       }

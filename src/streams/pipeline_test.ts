@@ -13,7 +13,7 @@ import { createLogger } from "../core/log.ts";
 import { EventSource } from "../generate/source.ts";
 import { loadTable } from "../iceberg/table.ts";
 import { openStore } from "../storage/mod.ts";
-import { type EngineConfig, startEngine } from "./engine.ts";
+import { type EngineConfig, type RunningEngine, startEngine } from "./engine.ts";
 import { readOffsets } from "./offsets.ts";
 import { NAMESPACE } from "./tables.ts";
 
@@ -144,11 +144,21 @@ for (const decodeInline of [false, true]) {
   });
 }
 
-Deno.test("pipeline commits rejects once their idle interval has passed", async () => {
+/** A fresh warehouse and an engine (inline decoding, fake clock) for one test. */
+async function withEngine(
+  test: (dir: string, clock: FakeClock, engine: RunningEngine) => Promise<void>,
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   try {
     const clock = new FakeClock(1_767_225_600_000);
-    const engine = await startEngine(config(dir, clock, true));
+    await test(dir, clock, await startEngine(config(dir, clock, true)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("pipeline commits rejects once their idle interval has passed", () =>
+  withEngine(async (dir, clock, engine) => {
     const records = feed(600);
     await engine.pipeline.offer(records.slice(0, 300));
     await waitFor("one batch", () => engine.pipeline.stats.batches === 1);
@@ -160,16 +170,10 @@ Deno.test("pipeline commits rejects once their idle interval has passed", async 
     assert.deepEqual(rejects.offsets, { 0: 200n, 1: 200n, 2: 200n });
     assert.equal(rejects.rows, engine.pipeline.stats.rejects);
     await engine.close();
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
 
-Deno.test("pipeline: a partition revoked and assigned back while its rejects wait has each reject once", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const clock = new FakeClock(1_767_225_600_000);
-    const engine = await startEngine(config(dir, clock, true));
+Deno.test("pipeline: a partition revoked and assigned back while its rejects wait has each reject once", () =>
+  withEngine(async (dir, _clock, engine) => {
     const records = feed(900);
     const bad = records.filter((r) => !validateEvent(r.value).ok).length;
     // Two full batches: partition 1's rejects are read and held back.
@@ -190,7 +194,4 @@ Deno.test("pipeline: a partition revoked and assigned back while its rejects wai
     assert.deepEqual(rejects.offsets, { 0: 300n, 1: 300n, 2: 300n });
     assert.equal(rejects.rows, bad);
     assert.equal(events.rows + rejects.rows, 900);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});
+  }));
