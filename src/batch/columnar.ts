@@ -6,7 +6,7 @@
  */
 import { assert } from "../core/assert.ts";
 import type { RawRecord } from "./types.ts";
-import type { RejectKind, ValidEvent } from "./validate.ts";
+import { KAFKA_TIMESTAMP_NONE, type RejectKind, type ValidEvent } from "./validate.ts";
 
 export interface StagedRecord {
   readonly record: RawRecord;
@@ -31,7 +31,8 @@ const LINE_END = ENCODER.encode("}\n");
  * Lines `{"kafka_topic":..,"kafka_partition":..,"kafka_offset":..,
  * "kafka_timestamp_ms":..,"ingested_at_ms":..,"payload":<value bytes>}`.
  * The payloads must have passed validateEvent: the line is only valid JSON
- * if they are.
+ * if they are. kafka_timestamp_ms is null for a record without a timestamp
+ * (Kafka's -1).
  */
 export function encodeStaged(records: readonly StagedRecord[], ingestedAtMs: number): Uint8Array {
   let capacity = 0;
@@ -72,13 +73,17 @@ export class StagedWriter {
     );
   }
 
+  /**
+   * Appends one record's line. Returns true when the payload's CR/LF
+   * whitespace was blanked, so the line no longer holds its exact bytes.
+   */
   line(
     topic: string,
     partition: number,
     offset: bigint,
     timestampMs: number,
     value: Uint8Array,
-  ): void {
+  ): boolean {
     let byPartition = this.#prefixes.get(topic);
     if (byPartition === undefined) this.#prefixes.set(topic, byPartition = []);
     let prefix = byPartition[partition];
@@ -93,14 +98,17 @@ export class StagedWriter {
     if (offset <= MAX_SAFE_OFFSET) out.integer(Number(offset));
     else out.ascii(String(offset));
     out.bytes(TIMESTAMP_KEY);
-    out.integer(Math.floor(timestampMs));
+    if (timestampMs === KAFKA_TIMESTAMP_NONE) out.bytes(NULL);
+    else out.integer(Math.floor(timestampMs));
     out.bytes(this.#middle);
     const at = out.bytes(value);
     // Valid JSON holds CR and LF only as whitespace between tokens (inside
     // strings they must be escaped), so blanking them keeps the payload's
     // meaning and keeps it on one line.
-    if (value.indexOf(LF) !== -1 || value.indexOf(CR) !== -1) out.blank(at, value.length);
+    const blanked = value.indexOf(LF) !== -1 || value.indexOf(CR) !== -1;
+    if (blanked) out.blank(at, value.length);
     out.bytes(LINE_END);
+    return blanked;
   }
 
   /** The lines not yet handed to the sink (all of them without a sink). */
@@ -111,6 +119,7 @@ export class StagedWriter {
 
 const MAX_SAFE_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 const TIMESTAMP_KEY = ENCODER.encode(',"kafka_timestamp_ms":');
+const NULL = ENCODER.encode("null");
 
 /**
  * Lines `{"topic":..,"partition":..,"offset":..,"received_at_ms":..,"kind":..,

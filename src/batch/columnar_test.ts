@@ -145,6 +145,30 @@ Deno.test("encodeStaged writes offsets beyond 2^53 exactly and escapes the topic
   assert.ok(text.includes('"kafka_offset":9007199254740993,'), text);
 });
 
+Deno.test("encodeStaged writes null for a record without a timestamp (-1), the number otherwise", () => {
+  const source = new EventSource({
+    seed: "columnar-ts",
+    startTimeMs: Date.UTC(2026, 0, 1),
+    badRate: 0,
+    clock: systemClock,
+  });
+  const [a, b, c] = source.take(3).map((m, i) => raw(m.value, BigInt(i)));
+  const records = [
+    { ...a, timestampMs: -1 },
+    { ...b, timestampMs: 0 },
+    { ...c, timestampMs: 253_402_300_799_999 },
+  ];
+  const output = encodeStaged(staged(records), 5);
+  assert.deepEqual(
+    lines(output).map((l) => JSON.parse(l).kafka_timestamp_ms),
+    [null, 0, 253_402_300_799_999],
+  );
+  assert.match(
+    DECODER.decode(output),
+    /"kafka_offset":0,"kafka_timestamp_ms":null,"ingested_at_ms":5,/,
+  );
+});
+
 Deno.test("encodeStaged of nothing is empty", () => {
   assert.equal(encodeStaged([], 0).length, 0);
 });

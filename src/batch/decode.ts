@@ -1,13 +1,13 @@
 /**
  * Decode + validate of a whole batch, shaped to run in a worker: the batch
- * travels as a few flat buffers (payload bytes back to back, lineage in typed
- * arrays) that are moved, not copied, between threads. The result is the
- * staged NDJSON of the accepted records and the list of rejections; the
- * rejected records' payloads stay with the caller, which still has them.
+ * travels as a few flat buffers (payload and key bytes back to back, lineage
+ * in typed arrays) that are moved, not copied, between threads. The result
+ * is the staged NDJSON of the accepted records and the list of rejections;
+ * the rejected records' payloads stay with the caller, which still has them.
  */
 import { encodeRejects, type RejectedRecord, StagedWriter } from "./columnar.ts";
 import type { RawRecord } from "./types.ts";
-import { type RejectKind, validateEvent } from "./validate.ts";
+import { type RejectKind, validateRecord } from "./validate.ts";
 
 export interface PackedBatch {
   /** Distinct topics; `topicIndex` points into it. */
@@ -19,6 +19,12 @@ export interface PackedBatch {
   readonly ends: Uint32Array;
   /** 1 where the record has no payload (a tombstone). */
   readonly nulls: Uint8Array;
+  /** Every non-null key, back to back (keys are checked against the payload's order_id). */
+  readonly keys: Uint8Array;
+  /** Record i's key is keys[keyEnds[i-1] .. keyEnds[i]) (from 0 for i = 0). */
+  readonly keyEnds: Uint32Array;
+  /** 1 where the record has no key. */
+  readonly keyNulls: Uint8Array;
   readonly partitions: Int32Array;
   readonly offsets: BigInt64Array;
   readonly timestamps: Float64Array;
@@ -31,12 +37,24 @@ export interface Rejection {
   readonly reason: string;
 }
 
+export interface BlankedPayload {
+  /** Line of the staged file (0-based). */
+  readonly line: number;
+  readonly value: Uint8Array;
+}
+
 export interface DecodedBatch {
   /** File with one encodeStaged line per accepted record, in batch order; the caller removes it. */
   readonly stagedPath: string;
   readonly stagedBytes: number;
   readonly accepted: number;
   readonly rejections: readonly Rejection[];
+  /**
+   * Exact payloads of the staged lines whose CR/LF whitespace was blanked
+   * (rare), by line number: with the staged file they give back every
+   * accepted payload as received (for a record a table write fails on).
+   */
+  readonly blanked: readonly BlankedPayload[];
   /** File with one encodeRejects line per rejection (undefined when none); the caller removes it. */
   readonly rejectsPath: string | undefined;
   readonly rejectsBytes: number;
@@ -45,10 +63,17 @@ export interface DecodedBatch {
 export function packBatch(records: readonly RawRecord[]): PackedBatch {
   const n = records.length;
   let bytes = 0;
-  for (const r of records) if (r.value !== null) bytes += r.value.length;
+  let keyBytes = 0;
+  for (const r of records) {
+    if (r.value !== null) bytes += r.value.length;
+    if (r.key !== null) keyBytes += r.key.length;
+  }
   const values = new Uint8Array(bytes);
   const ends = new Uint32Array(n);
   const nulls = new Uint8Array(n);
+  const keys = new Uint8Array(keyBytes);
+  const keyEnds = new Uint32Array(n);
+  const keyNulls = new Uint8Array(n);
   const partitions = new Int32Array(n);
   const offsets = new BigInt64Array(n);
   const timestamps = new Float64Array(n);
@@ -57,6 +82,7 @@ export function packBatch(records: readonly RawRecord[]): PackedBatch {
   let topic = "";
   let current = -1;
   let at = 0;
+  let keyAt = 0;
   for (let i = 0; i < n; i++) {
     const r = records[i];
     if (r.topic !== topic || current === -1) {
@@ -71,18 +97,45 @@ export function packBatch(records: readonly RawRecord[]): PackedBatch {
       at += r.value.length;
     }
     ends[i] = at;
+    if (r.key === null) keyNulls[i] = 1;
+    else {
+      keys.set(r.key, keyAt);
+      keyAt += r.key.length;
+    }
+    keyEnds[i] = keyAt;
     partitions[i] = r.partition;
     offsets[i] = r.offset;
     timestamps[i] = r.timestampMs;
   }
-  return { topics, topicIndex, values, ends, nulls, partitions, offsets, timestamps };
+  return {
+    topics,
+    topicIndex,
+    values,
+    ends,
+    nulls,
+    keys,
+    keyEnds,
+    keyNulls,
+    partitions,
+    offsets,
+    timestamps,
+  };
 }
 
 /** The buffers of a packed batch, to transfer it to a worker. */
 export function packedBuffers(p: PackedBatch): ArrayBuffer[] {
-  return [p.topicIndex, p.values, p.ends, p.nulls, p.partitions, p.offsets, p.timestamps].map(
-    (a) => a.buffer as ArrayBuffer,
-  );
+  return [
+    p.topicIndex,
+    p.values,
+    p.ends,
+    p.nulls,
+    p.keys,
+    p.keyEnds,
+    p.keyNulls,
+    p.partitions,
+    p.offsets,
+    p.timestamps,
+  ].map((a) => a.buffer as ArrayBuffer);
 }
 
 /**
@@ -112,20 +165,28 @@ export function decodeBatch(
     stagedBytes += chunk.length;
   };
   const rejections: Rejection[] = [];
+  const blanked: BlankedPayload[] = [];
   let accepted = 0;
   try {
     const out = new StagedWriter(scratch ??= new Uint8Array(SCRATCH_BYTES), ingestedAtMs, write);
     let start = 0;
+    let keyStart = 0;
     for (let i = 0; i < n; i++) {
       const end = p.ends[i];
       const value = p.nulls[i] === 1 ? null : p.values.subarray(start, end);
       start = end;
-      const result = validateEvent(value);
+      const keyEnd = p.keyEnds[i];
+      const key = p.keyNulls[i] === 1 ? null : p.keys.subarray(keyStart, keyEnd);
+      keyStart = keyEnd;
+      const result = validateRecord(value, key, p.timestamps[i]);
       if (!result.ok) {
         rejections.push({ index: i, kind: result.kind, reason: result.reason });
         continue;
       }
-      out.line(p.topics[p.topicIndex[i]], p.partitions[i], p.offsets[i], p.timestamps[i], value!);
+      const topic = p.topics[p.topicIndex[i]];
+      if (out.line(topic, p.partitions[i], p.offsets[i], p.timestamps[i], value!)) {
+        blanked.push({ line: accepted, value: value!.slice() });
+      }
       accepted++;
     }
     write(out.finish());
@@ -145,6 +206,7 @@ export function decodeBatch(
     stagedBytes,
     accepted,
     rejections,
+    blanked,
     rejectsPath,
     rejectsBytes,
   };
@@ -153,12 +215,15 @@ export function decodeBatch(
 function rejected(p: PackedBatch, r: Rejection): RejectedRecord {
   const i = r.index;
   const value = p.nulls[i] === 1 ? null : p.values.subarray(i === 0 ? 0 : p.ends[i - 1], p.ends[i]);
+  const key = p.keyNulls[i] === 1
+    ? null
+    : p.keys.subarray(i === 0 ? 0 : p.keyEnds[i - 1], p.keyEnds[i]);
   return {
     record: {
       topic: p.topics[p.topicIndex[i]],
       partition: p.partitions[i],
       offset: p.offsets[i],
-      key: null,
+      key,
       value,
       timestampMs: p.timestamps[i],
     },

@@ -6,11 +6,15 @@ import { encodeRejects, encodeStaged } from "./columnar.ts";
 import { decodeBatch, packBatch } from "./decode.ts";
 import { InlineDecoder, WorkerDecoder } from "./decoder.ts";
 import type { RawRecord } from "./types.ts";
-import { validateEvent } from "./validate.ts";
+import { validateRecord } from "./validate.ts";
 
 const ENCODER = new TextEncoder();
 
-/** Seeded events with every bad-record kind mixed in, on 3 partitions, plus a tombstone. */
+/**
+ * Seeded events with every bad-record kind mixed in, on 3 partitions, plus a
+ * tombstone; keyed by order_id, but some records have no key, another key,
+ * no timestamp (-1) or an impossible one.
+ */
 function records(count: number): RawRecord[] {
   const source = new EventSource({
     seed: "decode",
@@ -22,9 +26,9 @@ function records(count: number): RawRecord[] {
     topic: i % 7 === 0 ? "other" : "orders",
     partition: i % 3,
     offset: BigInt(100 + i),
-    key: null,
+    key: i % 53 === 0 ? null : i % 59 === 0 ? ENCODER.encode(`${m.key}x`) : ENCODER.encode(m.key),
     value: m.value,
-    timestampMs: 1_767_225_600_000 + i,
+    timestampMs: i % 61 === 0 ? -1 : i % 67 === 0 ? -1e17 : 1_767_225_600_000 + i,
   }));
   out.push({ ...out[0], offset: 99n, value: null });
   return out;
@@ -35,7 +39,7 @@ function expected(rs: readonly RawRecord[], ingestedAtMs: number) {
   const staged = [];
   const rejects = [];
   for (const [i, record] of rs.entries()) {
-    const result = validateEvent(record.value);
+    const result = validateRecord(record.value, record.key, record.timestampMs);
     if (result.ok) staged.push({ record, event: result.event });
     else rejects.push({ index: i, record, reason: result.reason, kind: result.kind });
   }
@@ -53,6 +57,13 @@ Deno.test("decodeBatch stages and rejects exactly what the per-record path does"
     const want = expected(rs, 1_767_300_000_000);
     const got = decodeBatch(packBatch(rs), 1_767_300_000_000, join(dir, "b"));
     assert.ok(want.rejections.length > 300, "the sample has rejects of every kind");
+    for (const kind of ["invalid_key", "invalid_record", "null_value", "oversized"]) {
+      assert.ok(want.rejections.some((r) => r.kind === kind), kind);
+    }
+    // A record without a timestamp is accepted and staged with a null one.
+    assert.ok(
+      rs.some((r, i) => r.timestampMs === -1 && !want.rejections.some((x) => x.index === i)),
+    );
     assert.deepEqual(
       new Set(want.rejections.map((r) => r.kind)),
       new Set(got.rejections.map((r) => r.kind)),
@@ -80,7 +91,7 @@ Deno.test("decodeBatch of only valid records writes no rejects file", async () =
       topic: "orders",
       partition: 5,
       offset: 2n ** 60n,
-      key: null,
+      key: ENCODER.encode("o-1"),
       value,
       timestampMs: 1,
     };
@@ -129,6 +140,80 @@ Deno.test("a closed decode worker fails requests instead of hanging", async () =
     worker.close();
     await assert.rejects(worker.decode(records(5), 0), /decode worker closed/);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("decodeBatch checks each record's own key and timestamp against its payload", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const event = (orderId: string) =>
+      ENCODER.encode(
+        '{"event_id":"03c0c431-0e5c-44e4-9e42-7e32469f94a7","event_type":"ORDER_CREATED",' +
+          `"event_timestamp":1767225600,"order_id":${JSON.stringify(orderId)},"user_id":"u",` +
+          '"total_amount":1,"currency":"USD","payment_method":null,"items":[{"sku":"S",' +
+          '"quantity":1,"unit_price":1,"category":"c"}],"current_status":"CREATED"}',
+      );
+    const base = { topic: "orders", partition: 0, timestampMs: 5 };
+    // Keys of other records next to each one: a shifted key end would show.
+    const rs: RawRecord[] = [
+      { ...base, offset: 0n, key: ENCODER.encode("a"), value: event("a") },
+      { ...base, offset: 1n, key: null, value: event("b") },
+      { ...base, offset: 2n, key: ENCODER.encode(""), value: event("c") },
+      { ...base, offset: 3n, key: ENCODER.encode("dd"), value: event("d") },
+      { ...base, offset: 4n, key: ENCODER.encode("é"), value: event("é") },
+      { ...base, offset: 5n, key: ENCODER.encode("f"), value: null },
+      { ...base, offset: 6n, key: ENCODER.encode("g"), value: event("g"), timestampMs: -1 },
+      { ...base, offset: 7n, key: ENCODER.encode("h"), value: event("h"), timestampMs: -2 },
+    ];
+    const got = decodeBatch(packBatch(rs), 0, join(dir, "b"));
+    assert.deepEqual(got.rejections.map((r) => [r.index, r.kind]), [
+      [1, "invalid_key"],
+      [2, "invalid_key"],
+      [3, "invalid_key"],
+      [5, "null_value"],
+      [7, "invalid_record"],
+    ]);
+    assert.equal(got.rejections[2].reason, 'record key "dd" does not match order_id "d"');
+    const staged = new TextDecoder().decode(await Deno.readFile(got.stagedPath)).trim().split("\n")
+      .map((l) => JSON.parse(l));
+    assert.deepEqual(staged.map((l) => [l.kafka_offset, l.kafka_timestamp_ms]), [
+      [0, 5],
+      [4, 5],
+      [6, null],
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("packBatch carries keys back to back with null flags, through the worker too", async () => {
+  const rs: RawRecord[] = [
+    null,
+    new Uint8Array(0),
+    new Uint8Array([1, 2, 3]),
+    null,
+    new Uint8Array([9]),
+  ]
+    .map((key, i) => ({
+      topic: "t",
+      partition: 0,
+      offset: BigInt(i),
+      key,
+      value: null,
+      timestampMs: 0,
+    }));
+  const p = packBatch(rs);
+  assert.deepEqual([...p.keyNulls], [1, 0, 0, 1, 0]);
+  assert.deepEqual([...p.keyEnds], [0, 0, 3, 3, 4]);
+  assert.deepEqual([...p.keys], [1, 2, 3, 9]);
+  const dir = await Deno.makeTempDir();
+  const worker = new WorkerDecoder(dir);
+  try {
+    const decoded = await worker.decode(rs, 0);
+    assert.equal(decoded.rejections.length, 5);
+  } finally {
+    worker.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -133,6 +133,39 @@ Deno.test("read_json reads every payload validateEvent accepts, typed", async ()
   });
 });
 
+Deno.test("a record without a timestamp stages as null, which the events stream's SQL keeps NULL", async () => {
+  const value = ENCODER.encode(BASE_TEXT);
+  const event = JSON.parse(BASE_TEXT);
+  const records = [-1, 0, 253_402_300_799_999].map((timestampMs, i) => ({
+    record: { ...raw(value, i), timestampMs },
+    event,
+  }));
+  await withEngine(async (engine, dir) => {
+    const path = `${dir}/staged.ndjson`;
+    await Deno.writeFile(path, encodeStaged(records, 0));
+    // The expression of the events stream's staged select (src/streams/streams.ts).
+    const rows = await engine.query<{ ms: bigint | null; ts: string | null }>(
+      `SELECT kafka_timestamp_ms AS ms,
+         strftime(make_timestamptz(kafka_timestamp_ms * 1000) AT TIME ZONE 'UTC',
+           '%Y-%m-%dT%H:%M:%S.%g') AS ts
+       FROM ${readStaged(path)} ORDER BY kafka_offset`,
+    );
+    assert.deepEqual(rows, [
+      { ms: null, ts: null },
+      { ms: 0n, ts: "1970-01-01T00:00:00.000" },
+      { ms: 253_402_300_799_999n, ts: "9999-12-31T23:59:59.999" },
+    ]);
+    // What validateRecord keeps out: an impossible timestamp fails the whole file.
+    await Deno.writeFile(
+      path,
+      encodeStaged([{ ...records[1], record: { ...records[1].record, timestampMs: -1e17 } }], 0),
+    );
+    await assert.rejects(() =>
+      engine.query(`SELECT make_timestamptz(kafka_timestamp_ms * 1000) FROM ${readStaged(path)}`)
+    );
+  });
+});
+
 Deno.test("read_json fails a whole file on each fault validateEvent refuses for it", async () => {
   const event = JSON.parse(BASE_TEXT);
   await withEngine(async (engine, dir) => {

@@ -5,12 +5,16 @@ import { type BadKind, MAX_EVENT_BYTES } from "../generate/bad.ts";
 import { EVENT_FIELDS } from "../generate/model.ts";
 import { EventSource } from "../generate/source.ts";
 import {
+  decimalScale,
   duplicateKey,
   invalidUtf8Offset,
+  KAFKA_TIMESTAMP_MAX,
+  plainText,
   type RejectKind,
   REQUIRED_FIELDS,
   unpairedSurrogate,
   validateEvent,
+  validateRecord,
   type ValidationResult,
 } from "./validate.ts";
 
@@ -274,7 +278,7 @@ Deno.test("invalidUtf8Offset matches a reference built on a fatal TextDecoder", 
 
 Deno.test("validateEvent rejects malformed JSON with the parser's message", () => {
   const text = JSON.stringify(event());
-  for (const bad of [text.slice(0, -1), text.slice(0, -1) + ",}", "", "{", "nope", "{'a':1}"]) {
+  for (const bad of [text.slice(0, -1), text.slice(0, -1) + ",}", " ", "{", "nope", "{'a':1}"]) {
     assert.deepEqual(
       validateEvent(bytes(bad)),
       rejected("malformed_json", `malformed JSON: ${parseMessage(bad)}`),
@@ -283,9 +287,111 @@ Deno.test("validateEvent rejects malformed JSON with the parser's message", () =
   }
 });
 
-Deno.test("validateEvent rejects a leading byte order mark as malformed JSON", () => {
-  const result = validateEvent(bytes("\uFEFF" + JSON.stringify(event())));
-  assert.equal(kindOf(result), "malformed_json");
+Deno.test("validateEvent rejects a leading byte order mark as malformed JSON, in words", () => {
+  assert.deepEqual(
+    validateEvent(bytes("\uFEFF" + JSON.stringify(event()))),
+    rejected(
+      "malformed_json",
+      "malformed JSON: payload starts with a UTF-8 byte order mark (EF BB BF)",
+    ),
+  );
+  // Only at the start: inside a string it is a character like any other.
+  const e = event();
+  e.user_id = "\uFEFFuser";
+  assert.equal(validate(e).ok, true);
+  // A payload of just the mark, or a part of it.
+  assert.equal(validateEvent(new Uint8Array([0xef, 0xbb, 0xbf])).ok, false);
+  assert.equal(kindOf(validateEvent(new Uint8Array([0xef, 0xbb]))), "invalid_utf8");
+});
+
+Deno.test("validateEvent rejects an empty payload (0 bytes, not null) in words", () => {
+  assert.deepEqual(
+    validateEvent(new Uint8Array(0)),
+    rejected("malformed_json", "malformed JSON: empty payload"),
+  );
+  assert.deepEqual(
+    validateEvent(null),
+    rejected("null_value", "payload is null (a Kafka tombstone)"),
+  );
+});
+
+Deno.test("validateEvent names a raw control character in a string and its field", () => {
+  const text = JSON.stringify(event());
+  const cases: [string, string][] = [
+    [text.replace('"SKU-00001"', '"SKU\u000b00001"'), "U+000B in field items[0].sku"],
+    [text.replace('"toys"', '"to\tys"'), "U+0009 in field items[1].category"],
+    [text.replace('"user-00042"', '"user\n42"'), "U+000A in field user_id"],
+    [text.replace('"user-00042"', '"\u0000"'), "U+0000 in field user_id"],
+    [text.replace('"currency"', '"curr\u001fency"'), "U+001F in a top-level field name"],
+    [text.replace('"quantity":1', '"qu\rantity":1'), "U+000D in a field name in items[1]"],
+    [text.replace("{", '{"x":{"a b":["\\"",{"c":"\u0001"}]},'), 'U+0001 in field x["a b"][1].c'],
+    // A raw character after escapes in the same string.
+    [text.replace('"user-00042"', '"\\u0041\\"\u0002"'), "U+0002 in field user_id"],
+    ['"\u000b"', "U+000B in field (top level)"],
+    ['["a","\u0003"]', "U+0003 in field [1]"],
+  ];
+  for (const [bad, what] of cases) {
+    assert.deepEqual(
+      validateEvent(bytes(bad)),
+      rejected("malformed_json", `malformed JSON: control character ${what}`),
+      JSON.stringify(bad),
+    );
+  }
+});
+
+Deno.test("validateEvent reports a syntax error before a control character as the parser does", () => {
+  const bad = '{"a":1,,"b":"\u0001"}';
+  const result = validateEvent(bytes(bad));
+  assert.deepEqual(result, rejected("malformed_json", `malformed JSON: ${parseMessage(bad)}`));
+});
+
+/** Characters no reason may hold raw: C0, DEL, C1, line/paragraph separators, lone surrogates. */
+const UNSAFE_IN_REASON = /[\p{Cc}\u2028\u2029]|\p{Cs}/u;
+
+Deno.test("plainText escapes control characters and lone surrogates, nothing else", () => {
+  assert.equal(plainText("plain: é 😀 \u00a0 ~"), "plain: é 😀 \u00a0 ~");
+  assert.equal(
+    plainText("a\u0000b\u001fc\u007fd\u0080e\u009ff\u2028g\u2029h"),
+    "a\\u0000b\\u001Fc\\u007Fd\\u0080e\\u009Ff\\u2028g\\u2029h",
+  );
+  assert.equal(plainText("\ud800x\udc00\ud83d\ude00\ud83d"), "\\uD800x\\uDC00😀\\uD83D");
+  for (let c = 0; c < 0x10000; c++) {
+    const out = plainText(`<${String.fromCharCode(c)}>`);
+    assert.ok(!UNSAFE_IN_REASON.test(out) && out.isWellFormed(), `U+${c.toString(16)}: ${out}`);
+  }
+});
+
+Deno.test("no reason holds a raw control character or a lone surrogate", () => {
+  const text = JSON.stringify(event());
+  const nasty = "\u0000\u0001\u000b\u001b[31m\u007f\u0085\u009b\u2028\u2029";
+  const payloads = [
+    // The parser quotes the input in its message.
+    `${nasty}{`,
+    `{"a":1${nasty}}`,
+    `{${nasty}:1}`,
+    `[${nasty}]`,
+    text.replace("{", `{"${nasty}":1,"${nasty}":2,`),
+    text.replace('"USD"', JSON.stringify(nasty)),
+    text.replace('"ORDER_PAID"', JSON.stringify(nasty)),
+    text.replace('"PAID"}', JSON.stringify(nasty) + "}"),
+    text.replace('"USD"', `"${nasty}"`),
+    text.replace('"USD"', '"\\ud800\\u0085"'),
+    JSON.stringify(nasty),
+    `{"a":"\ud800${nasty}`,
+  ];
+  for (const payload of payloads) {
+    const result = validateEvent(bytes(payload));
+    assert.ok(!result.ok, JSON.stringify(payload));
+    assert.ok(
+      !UNSAFE_IN_REASON.test(result.reason) && result.reason.isWellFormed(),
+      JSON.stringify(result.reason),
+    );
+  }
+  const keys = [bytes(nasty), new Uint8Array([0x1b, 0x5b, 0x33, 0x31, 0x6d, 0x9b, 0x00])];
+  for (const key of keys) {
+    const result = validateRecord(bytes(text), key, 0);
+    assert.ok(!result.ok && !UNSAFE_IN_REASON.test(result.reason), String(key));
+  }
 });
 
 Deno.test("validateEvent shortens a long parser message", () => {
@@ -729,4 +835,283 @@ Deno.test("validateEvent survives nesting deeper than the call stack", () => {
   assert.equal(asExtra.ok, true);
   const duplicated = validateEvent(bytes(text.replace("{", `{"x":${deep},"x":1,`)));
   assert.deepEqual(duplicated, rejected("malformed_json", 'malformed JSON: duplicate key "x"'));
+});
+
+Deno.test("decimalScale counts decimal places exactly on the literal", () => {
+  const cases: [string, number][] = [
+    ["12", 0],
+    ["12.3", 1],
+    ["12.34", 2],
+    ["12.340", 2],
+    ["12.345", 3],
+    ["297.980000001", 9],
+    ["0.30000000000000004", 17],
+    ["1.5e1", 0],
+    ["1.25E+1", 1],
+    ["1e-3", 3],
+    ["2499e-2", 2],
+    ["1000e-4", 1],
+    ["100", -2],
+    ["1e2", -2],
+    ["0", 0],
+    ["-0", 0],
+    ["0.000", 0],
+    ["0e-999", 0],
+    ["-12.34", 2],
+    ["5e-324", 324],
+  ];
+  for (const [literal, scale] of cases) {
+    assert.equal(decimalScale(literal, 0), scale, literal);
+    assert.equal(decimalScale(`{"a":${literal},"b":1}`, 5), scale, literal);
+  }
+  // An exponent beyond 2^53 is not counted exactly, but far beyond 2 either way.
+  assert.ok(decimalScale("1e-99999999999999999999", 0) > 1e19);
+  assert.ok(Number.isNaN(decimalScale('"12.34"', 0)));
+  assert.ok(Number.isNaN(decimalScale("null", 0)));
+});
+
+/**
+ * Reference decision on amounts, from JSON.parse's own view of each literal
+ * (a reviver's context.source): every amount literal has at most 2 decimals.
+ */
+function referenceAmountsExact(text: string): boolean {
+  const sources = new Map<object, Map<string, string>>();
+  const root = JSON.parse(
+    text,
+    function (this: object, key: string, value: unknown, context?: { source?: string }) {
+      if (typeof value === "number" && context?.source !== undefined) {
+        if (!sources.has(this)) sources.set(this, new Map());
+        sources.get(this)!.set(key, context.source);
+      }
+      return value;
+    },
+  );
+  const literals = [sources.get(root)?.get("total_amount")];
+  for (const item of root.items) literals.push(sources.get(item)?.get("unit_price"));
+  return literals.every((l) => {
+    const [mantissa, exponent = "0"] = l!.split(/[eE]/);
+    const fraction = (mantissa.split(".")[1] ?? "").replace(/0+$/, "");
+    return !/[1-9]/.test(mantissa) || fraction.length - Number(exponent) <= 2;
+  });
+}
+
+Deno.test("validateEvent decides amounts on the literal: extra decimals are rejected, however small", () => {
+  const text = JSON.stringify(event());
+  const cases: [string, string, string][] = [
+    ['"total_amount":24.99', '"total_amount":24.990000001', "total_amount"],
+    ['"total_amount":24.99', '"total_amount":24.990000000000000001', "total_amount"],
+    ['"unit_price":5.01', '"unit_price":5.0100000001', "items[1].unit_price"],
+    ['"unit_price":9.99', '"unit_price":999e-2000', "items[0].unit_price"],
+    ['"total_amount":24.99', '"total_amount":24.99e-1', "total_amount"],
+  ];
+  for (const [from, to, field] of cases) {
+    const bad = text.replace(from, to);
+    const literal = to.slice(to.indexOf(":") + 1);
+    // 999e-2000 parses to 0, so the items no longer add up either; the
+    // decimals come first.
+    assert.deepEqual(
+      validateEvent(bytes(bad)),
+      rejected(
+        "invalid_value",
+        `${field}: expected a number with at most 2 decimals, got ${literal} (number)`,
+      ),
+      bad,
+    );
+  }
+  // Any spelling of 2 decimals is fine.
+  for (
+    const [from, to] of [
+      ['"total_amount":24.99', '"total_amount":24.990000'],
+      ['"total_amount":24.99', '"total_amount":2499e-2'],
+      ['"total_amount":24.99', '"total_amount":0.2499E+2'],
+      ['"unit_price":5.01', '"unit_price":5.010'],
+    ]
+  ) {
+    assert.equal(validateEvent(bytes(text.replace(from, to))).ok, true, to);
+  }
+});
+
+Deno.test("validateEvent finds the amounts behind escapes, spacing and look-alike keys", () => {
+  const text = JSON.stringify(event());
+  const cases: [string, boolean][] = [
+    // Keys spelled with escapes: found by their path.
+    [text.replace('"total_amount":24.99', '"total\\u005famount":24.991'), false],
+    [text.replace('"total_amount":24.99', '"total\\u005famount":24.99'), true],
+    [text.replace('"unit_price":5.01', '"unit\\u005fprice":5.011'), false],
+    // The same key names elsewhere, with other values.
+    [text.replace("{", '{"x":{"total_amount":1.001,"unit_price":1.001},'), true],
+    [text.replace('"category":"toys"', '"category":"toys","meta":{"unit_price":0.001}'), true],
+    [
+      text.replace('"total_amount":24.99', '"total\\u005famount":24.991')
+        .replace("{", '{"x":{"total_amount":24.99},'),
+      false,
+    ],
+    [
+      text.replace('"unit_price":9.99', '"unit\\u005fprice":9.991')
+        .replace('"category":"toys"', '"category":"toys","meta":{"unit_price":9.99}'),
+      false,
+    ],
+    // An escape elsewhere, with look-alikes: the names are counted exactly then.
+    [
+      text.replace('"total_amount":24.99', '"total\\u005famount":24.991')
+        .replace("{", '{"tax_discount":1.5,'),
+      false,
+    ],
+    [text.replace('"user-00042"', '"us\\u0065r"').replace("{", '{"x":{"total_amount":1.5},'), true],
+    [
+      text.replace('"user-00042"', '"us\\u0065r"').replace("{", '{"x":{"total_amount":1.505},'),
+      true,
+    ],
+    // Key names inside strings, and keys that only end like them.
+    [text.replace('"user-00042"', '"\\"total_amount\\":1.001"'), true],
+    [text.replace("{", '{"\\"total_amount":1.001,'), true],
+    [text.replace("{", '{"tax_discount":1.001,"xxxxxxprice":0.001,"total_amount_":0.001,'), true],
+    // Whitespace around the colon.
+    [text.replace('"total_amount":24.99', '"total_amount" :\n 24.991'), false],
+    [text.replace('"total_amount":24.99', '"total_amount"\t: 24.99'), true],
+    [JSON.stringify(event(), null, 2).replace("24.99", "24.999"), false],
+    [JSON.stringify(event(), null, 2), true],
+  ];
+  for (const [payload, ok] of cases) {
+    assert.equal(referenceAmountsExact(payload), ok, `reference: ${payload}`);
+    const result = validateEvent(bytes(payload));
+    assert.equal(result.ok, ok, `${payload}: ${result.ok ? "accepted" : result.reason}`);
+    if (!ok) assert.match((result as { reason: string }).reason, /at most 2 decimals/);
+  }
+});
+
+Deno.test("validateEvent agrees with JSON.parse's literals on amounts in random layouts", () => {
+  const random = new Random("amounts");
+  const literals = ["1", "1.5", "1.50", "1.25", "1.250", "1.251", "125e-2", "1.25e0", "12.5E-1"];
+  literals.push("0.125e1", "1.2500000000000001", "0.00", "0", "1e-3", "-0");
+  let accepted = 0;
+  for (let n = 0; n < 3000; n++) {
+    const prices = [random.pick(literals), random.pick(literals)];
+    const cents = prices.reduce((sum, p) => sum + Math.round(Number(p) * 100), 0);
+    // The total adds up whatever its spelling, so the decimals alone decide.
+    const total = random.pick([
+      String(cents / 100),
+      `${cents}e-2`,
+      (cents / 100).toFixed(3),
+      `${(cents / 100).toFixed(2)}01`,
+    ]);
+    const e = event();
+    e.total_amount = -1;
+    e.items = [
+      { sku: "s", quantity: 1, unit_price: -1, category: "c" },
+      { sku: "t", quantity: 1, unit_price: -1, category: "c" },
+    ];
+    // Look-alike keys elsewhere, with literals of their own.
+    if (random.chance(0.3)) e.extra = { total_amount: -999, tax_discount: -999 };
+    if (random.chance(0.3)) items(e)[1].meta = { unit_price: -999 };
+    let text = JSON.stringify(e, null, random.chance(0.2) ? 1 : undefined);
+    text = text.replace(/("total_amount": ?)-1/, `$1${total}`);
+    let k = 0;
+    text = text.replace(/("unit_price": ?)-1/g, (_, key) => key + prices[k++]);
+    text = text.replace(/-999/g, () => random.pick(literals));
+    if (random.chance(0.3)) text = text.replace('"total_amount"', '"total\\u005famount"');
+    if (random.chance(0.3)) text = text.replace('"unit_price"', '"unit\\u005fprice"');
+    // An escape outside the keys.
+    if (random.chance(0.3)) text = text.replace('"user-00042"', '"user\\u002d00042"');
+    const want = referenceAmountsExact(text);
+    const result = validateEvent(bytes(text));
+    assert.equal(result.ok, want, `${text}: ${result.ok ? "accepted" : result.reason}`);
+    if (want) accepted++;
+    else assert.match((result as { reason: string }).reason, /at most 2 decimals/, text);
+  }
+  assert.ok(accepted > 300 && accepted < 2700, `${accepted} accepted`);
+});
+
+/** A valid record's parts: the payload, its order_id as the key. */
+function record(): { value: Uint8Array; key: Uint8Array } {
+  const e = event();
+  return { value: bytes(JSON.stringify(e)), key: bytes(e.order_id as string) };
+}
+
+const TIMESTAMP_RANGE = "1970-01-01T00:00:00.000Z..9999-12-31T23:59:59.999Z";
+
+Deno.test("validateRecord accepts record timestamps from 1970 through 9999, and -1 (none)", () => {
+  const { value, key } = record();
+  assert.equal(KAFKA_TIMESTAMP_MAX, Date.parse("9999-12-31T23:59:59.999Z"));
+  for (const ts of [-1, 0, 1, 1_767_225_600_000, KAFKA_TIMESTAMP_MAX]) {
+    assert.equal(validateRecord(value, key, ts).ok, true, String(ts));
+  }
+  const cases: [number, string][] = [
+    [-2, "-2"],
+    [-1e17, "-100000000000000000"],
+    [KAFKA_TIMESTAMP_MAX + 1, "253402300800000"],
+    [9.2e18, "9200000000000000000"],
+    [-(2 ** 63), "-9223372036854776000"],
+    [NaN, "NaN"],
+  ];
+  for (const [ts, shown] of cases) {
+    assert.deepEqual(
+      validateRecord(value, key, ts),
+      rejected(
+        "invalid_record",
+        `Kafka record timestamp ${shown} ms is outside ${TIMESTAMP_RANGE}`,
+      ),
+    );
+  }
+});
+
+Deno.test("validateRecord wants the key to be the order_id's UTF-8 bytes", () => {
+  const { value, key } = record();
+  const orderId = '"a3c1e5f0-1111-4222-8333-944455556666"';
+  assert.equal(validateRecord(value, key, 0).ok, true);
+  const cases: [Uint8Array | null, string][] = [
+    [null, `record has no key; expected the order_id ${orderId}`],
+    [bytes(""), `record key "" does not match order_id ${orderId}`],
+    [bytes("abc"), `record key "abc" does not match order_id ${orderId}`],
+    [
+      bytes("A3C1E5F0-1111-4222-8333-944455556666"),
+      `record key "A3C1E5F0-1111-4222-8333-944455556666" does not match order_id ${orderId}`,
+    ],
+    [
+      bytes("a3c1e5f0-1111-4222-8333-944455556666 "),
+      `record key "a3c1e5f0-1111-4222-8333-944455556666 " does not match order_id ${orderId}`,
+    ],
+    [
+      bytes("\u0000a3c1\u001b"),
+      `record key "\\u0000a3c1\\u001b" does not match order_id ${orderId}`,
+    ],
+    [
+      new Uint8Array([0xc3, 0x28, 0xff, 0x00]),
+      `record key of 4 bytes (not UTF-8; hex c328ff00) does not match order_id ${orderId}`,
+    ],
+    [
+      new Uint8Array(300_000).fill(0x61),
+      `record key of 300000 bytes (hex ${"61".repeat(32)}...) does not match order_id ${orderId}`,
+    ],
+  ];
+  for (const [k, reason] of cases) {
+    assert.deepEqual(validateRecord(value, k, 0), rejected("invalid_key", reason));
+  }
+  // A key shown as text is shortened like any value.
+  const long = validateRecord(value, bytes("k".repeat(200)), 0);
+  assert.ok(!long.ok && long.reason.startsWith(`record key "${"k".repeat(76)}... does not`));
+});
+
+Deno.test("validateRecord compares non-ASCII order ids byte for byte", () => {
+  for (const id of ["ordre-é", "注文-1", "😀", "é".repeat(128), "\u0085x"]) {
+    const e = event();
+    e.order_id = id;
+    const value = bytes(JSON.stringify(e));
+    assert.equal(validateRecord(value, bytes(id), 0).ok, true, id);
+    // Latin-1 bytes of the same text: as many bytes as characters, not UTF-8.
+    const latin1 = Uint8Array.from([...id].map((c) => c.codePointAt(0)! & 0xff));
+    assert.equal(kindOf(validateRecord(value, latin1, 0)), "invalid_key", id);
+    assert.equal(kindOf(validateRecord(value, bytes(id + "x"), 0)), "invalid_key", id);
+    assert.equal(kindOf(validateRecord(value, bytes(id).subarray(1), 0)), "invalid_key", id);
+  }
+});
+
+Deno.test("validateRecord checks the payload first, then the timestamp, then the key", () => {
+  const { value, key } = record();
+  const badPayload = bytes(JSON.stringify({ ...event(), currency: "usd" }));
+  assert.equal(kindOf(validateRecord(badPayload, null, -5)), "invalid_value");
+  assert.equal(kindOf(validateRecord(null, null, -5)), "null_value");
+  assert.equal(kindOf(validateRecord(value, null, -5)), "invalid_record");
+  assert.equal(kindOf(validateRecord(value, null, -1)), "invalid_key");
+  assert.equal(kindOf(validateRecord(value, key, -1)), "ok");
 });

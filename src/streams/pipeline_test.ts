@@ -32,7 +32,8 @@ function feed(count: number): RawRecord[] {
     const partition = i % PARTITIONS.length;
     const offset = next.get(partition) ?? 0n;
     next.set(partition, offset + 1n);
-    return { topic: TOPIC, partition, offset, key: null, value: m.value, timestampMs: i };
+    const key = new TextEncoder().encode(m.key);
+    return { topic: TOPIC, partition, offset, key, value: m.value, timestampMs: i };
   });
 }
 
@@ -108,7 +109,7 @@ for (const decodeInline of [false, true]) {
       // already committed as no-ops, and commits the rejects exactly once.
       const second = await startEngine(config(dir, clock, decodeInline));
       assert.deepEqual(
-        Object.fromEntries(second.pipeline.startOffsets(PARTITIONS)),
+        Object.fromEntries(await second.pipeline.startOffsets(PARTITIONS)),
         { 0: 0n, 1: 0n, 2: 0n },
       );
       await second.pipeline.offer(records);
@@ -183,7 +184,7 @@ Deno.test("pipeline: a partition revoked and assigned back while its rejects wai
     // Partition 1 goes to another member and comes back before anything committed
     // its rejects: it is read again from the lowest table offset.
     engine.pipeline.revoke([1]);
-    const start = engine.pipeline.startOffsets([1]).get(1);
+    const start = (await engine.pipeline.startOffsets([1])).get(1);
     assert.equal(start, 0n);
     await engine.pipeline.offer(records.filter((r) => r.partition === 1 && r.offset < 200n));
     await engine.pipeline.offer(records.slice(600));
