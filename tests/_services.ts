@@ -54,3 +54,53 @@ export async function runCli(
     stderr: decoder.decode(output.stderr),
   };
 }
+
+/** Whether `topic` exists on the test broker. */
+export async function topicExists(topic: string): Promise<boolean> {
+  const { Kafka, logLevel } = await import("kafkajs");
+  const admin = new Kafka({
+    brokers: KAFKA_BROKERS.split(","),
+    clientId: "test-topic-check",
+    logLevel: logLevel.NOTHING,
+  }).admin();
+  await admin.connect();
+  try {
+    return (await admin.listTopics()).includes(topic);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/**
+ * Runs the CLI as `runCli` does, but so that file permission bits apply to it:
+ * as root, without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH (dropped from the
+ * bounding and inheritable sets by setpriv), with which root would write into
+ * a chmod 555 directory; as any other user, as it is.
+ */
+export async function runCliWithPermissionBits(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const deno = [
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    new URL("../main.ts", import.meta.url).pathname,
+  ];
+  const dropped = "-dac_override,-dac_read_search";
+  const [program, ...rest] = Deno.uid() === 0
+    ? ["setpriv", `--bounding-set=${dropped}`, `--inh-caps=${dropped}`, ...deno, ...args]
+    : [...deno, ...args];
+  const output = await new Deno.Command(program, {
+    args: rest,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}

@@ -32,7 +32,7 @@ import { validateRecord } from "../src/batch/validate.ts";
 import { systemClock } from "../src/core/clock.ts";
 import { DEFAULT_SEEDED_START_MS, EventSource } from "../src/generate/source.ts";
 import { partitionForKey } from "../src/kafka/murmur2.ts";
-import { readWithPyiceberg } from "./_iceberg.ts";
+import { readTables, runArgs } from "./_engine.ts";
 import { requireKafka, runCli } from "./_services.ts";
 
 type BytesSpec =
@@ -245,36 +245,10 @@ async function produce(
   return placements;
 }
 
-function runArgs(brokers: string, topic: string, dir: string, extra: string[]): string[] {
-  return [
-    "run",
-    "--brokers",
-    brokers,
-    "--topic",
-    topic,
-    "--group-id",
-    `g-${topic}`,
-    "--warehouse",
-    `${dir}/wh`,
-    "--trigger-interval",
-    "200ms",
-    // Small batches: the corpus spans several, and rejects several commits.
-    "--max-records-per-trigger",
-    "400",
-    "--memory-limit",
-    "512MB",
-    ...extra,
-  ];
-}
-
 type Row = Record<string, unknown>;
 
-async function readTables(dir: string): Promise<{ events: Row[]; rejects: Row[] }> {
-  const base = { catalog_uri: `sqlite:///${dir}/wh/catalog.db`, warehouse: `file://${dir}/wh` };
-  const events = await readWithPyiceberg({ ...base, table: "shop.orders_events" });
-  const rejects = await readWithPyiceberg({ ...base, table: "shop.orders_rejects" });
-  return { events: events.rows as Row[], rejects: rejects.rows as Row[] };
-}
+/** Small batches: the corpus spans several, and rejects several commits. */
+const SMALL_BATCHES = ["--trigger-interval", "200ms", "--max-records-per-trigger", "400"];
 
 const at = (partition: unknown, offset: unknown) => `${partition}/${offset}`;
 
@@ -320,7 +294,13 @@ Deno.test("hostile corpus: lakehouse run puts every record once where it belongs
     const offered = GENERATED + corpus.length - aborted;
 
     const first = await runCli(
-      runArgs(brokers, topic, dir, ["--stop-after", String(offered), "--idle-exit", "30s"]),
+      runArgs(brokers, topic, dir, [
+        ...SMALL_BATCHES,
+        "--stop-after",
+        String(offered),
+        "--idle-exit",
+        "30s",
+      ]),
       { TMPDIR: dir },
     );
     assert.equal(first.code, 0, first.stderr);
@@ -414,9 +394,12 @@ Deno.test("hostile corpus: lakehouse run puts every record once where it belongs
 
     // Again, from the tables' offsets: what is left to read are transaction
     // markers and aborted records, which add nothing.
-    const second = await runCli(runArgs(brokers, topic, dir, ["--idle-exit", "5s"]), {
-      TMPDIR: dir,
-    });
+    const second = await runCli(
+      runArgs(brokers, topic, dir, [...SMALL_BATCHES, "--idle-exit", "5s"]),
+      {
+        TMPDIR: dir,
+      },
+    );
     assert.equal(second.code, 0, second.stderr);
     const again = await readTables(dir);
     assert.equal(again.events.length, tables.events.length, "orders_events grew on the second run");

@@ -3,8 +3,11 @@
 /**
  * The decode worker: validates batches and stages the accepted records off
  * the main thread, which stays free to fetch from Kafka and drive DuckDB.
+ * A batch it could not stage (a full disk, say) goes back to the caller with
+ * the error, so that it can be sent again.
  */
-import { decodeBatch, type PackedBatch } from "./decode.ts";
+import { isTransientIoError } from "../core/io_errors.ts";
+import { decodeBatch, type PackedBatch, packedBuffers } from "./decode.ts";
 
 export interface DecodeRequest {
   readonly id: number;
@@ -18,9 +21,18 @@ self.onmessage = (event: MessageEvent<DecodeRequest>) => {
   try {
     self.postMessage({ id, decoded: decodeBatch(packed, ingestedAtMs, stagedPath) });
   } catch (error) {
+    for (const suffix of [".ndjson", ".rejects.ndjson"]) {
+      try {
+        Deno.removeSync(stagedPath + suffix);
+      } catch {
+        // Not written, or not removable: scratch is swept at exit.
+      }
+    }
     self.postMessage({
       id,
       error: error instanceof Error ? error.stack ?? error.message : String(error),
-    });
+      retriable: isTransientIoError(error),
+      packed,
+    }, packedBuffers(packed));
   }
 };

@@ -2,10 +2,12 @@
  * Where batches are decoded: in a worker thread (the engine's default, so
  * validation overlaps with fetching and writing) or inline (tests, tools).
  * Both run the same decodeBatch; a batch is packed into flat buffers either
- * way, so the two paths cannot drift apart.
+ * way, so the two paths cannot drift apart. Staging that fails in a way that
+ * may heal (a full or read-only scratch disk) is retried through `retry`.
  */
 import { join } from "node:path";
-import { LakehouseError } from "../core/errors.ts";
+import { errorMessage, LakehouseError } from "../core/errors.ts";
+import { isTransientIoError } from "../core/io_errors.ts";
 import {
   decodeBatch,
   type DecodedBatch,
@@ -15,6 +17,11 @@ import {
 } from "./decode.ts";
 import type { DecodeRequest } from "./decode_worker.ts";
 import type { RawRecord } from "./types.ts";
+
+/** Runs a decode attempt until it succeeds (the engine's outage retry), or once. */
+export type DecodeRetry = <T>(attempt: () => Promise<T>) => Promise<T>;
+
+const ONCE: DecodeRetry = (attempt) => attempt();
 
 export interface BatchDecoder {
   /** Decodes a batch, staging its accepted records in a new file under the decoder's directory. */
@@ -28,37 +35,62 @@ function stagedPath(dir: string): string {
 
 export class InlineDecoder implements BatchDecoder {
   readonly #dir: string;
-  constructor(dir: string) {
+  readonly #retry: DecodeRetry;
+  constructor(dir: string, retry: DecodeRetry = ONCE) {
     this.#dir = dir;
+    this.#retry = retry;
   }
   decode(records: readonly RawRecord[], ingestedAtMs: number): Promise<DecodedBatch> {
-    return Promise.resolve(decodeBatch(packBatch(records), ingestedAtMs, stagedPath(this.#dir)));
+    const packed = packBatch(records);
+    return this.#retry(() => {
+      const path = stagedPath(this.#dir);
+      try {
+        return Promise.resolve(decodeBatch(packed, ingestedAtMs, path));
+      } catch (error) {
+        for (const suffix of [".ndjson", ".rejects.ndjson"]) {
+          Deno.remove(path + suffix).catch(() => {});
+        }
+        return Promise.reject(stagingError(errorMessage(error), isTransientIoError(error), error));
+      }
+    });
   }
   close(): void {}
 }
 
-type Reply = { id: number; decoded: DecodedBatch } | { id: number; error: string };
+function stagingError(message: string, retriable: boolean, cause?: unknown): LakehouseError {
+  return new LakehouseError(`cannot stage a batch in the scratch directory: ${message}`, {
+    cause,
+    retriable,
+  });
+}
+
+type FailedReply = { id: number; error: string; retriable: boolean; packed: PackedBatch };
+type Reply =
+  | { id: number; decoded: DecodedBatch }
+  | FailedReply;
 
 /** One worker; requests are answered in order. */
 export class WorkerDecoder implements BatchDecoder {
   readonly #worker: Worker;
   readonly #pending = new Map<
     number,
-    { resolve: (d: DecodedBatch) => void; reject: (e: Error) => void }
+    { resolve: (d: DecodedBatch) => void; reject: (e: Error | FailedReply) => void }
   >();
   #next = 0;
   #failure: Error | undefined;
   readonly #dir: string;
+  readonly #retry: DecodeRetry;
 
-  constructor(dir: string) {
+  constructor(dir: string, retry: DecodeRetry = ONCE) {
     this.#dir = dir;
+    this.#retry = retry;
     this.#worker = new Worker(new URL("./decode_worker.ts", import.meta.url), { type: "module" });
     this.#worker.onmessage = (event: MessageEvent<Reply>) => {
       const reply = event.data;
       const waiter = this.#pending.get(reply.id);
       if (!waiter) return;
       this.#pending.delete(reply.id);
-      if ("error" in reply) waiter.reject(new LakehouseError(`decode worker: ${reply.error}`));
+      if ("error" in reply) waiter.reject(reply);
       else waiter.resolve(reply.decoded);
     };
     this.#worker.onerror = (event: ErrorEvent) => {
@@ -68,9 +100,23 @@ export class WorkerDecoder implements BatchDecoder {
   }
 
   decode(records: readonly RawRecord[], ingestedAtMs: number): Promise<DecodedBatch> {
+    let packed: PackedBatch = packBatch(records);
+    return this.#retry(async () => {
+      try {
+        return await this.#send(packed, ingestedAtMs);
+      } catch (failure) {
+        if (failure instanceof Error) throw failure;
+        // The worker gave the batch back with the error: send it again next attempt.
+        const reply = failure as FailedReply;
+        packed = reply.packed;
+        throw stagingError(`decode worker: ${reply.error}`, reply.retriable);
+      }
+    });
+  }
+
+  #send(packed: PackedBatch, ingestedAtMs: number): Promise<DecodedBatch> {
     if (this.#failure) return Promise.reject(this.#failure);
     const id = this.#next++;
-    const packed: PackedBatch = packBatch(records);
     const request: DecodeRequest = { id, packed, ingestedAtMs, stagedPath: stagedPath(this.#dir) };
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });

@@ -77,6 +77,17 @@ const REQUIRED_COLUMNS: Record<string, readonly string[]> = {
 
 const SQLITE_BUSY = 5;
 const SQLITE_LOCKED = 6;
+/**
+ * Failures of the file under the database rather than of the statement:
+ * permission taken away (PERM, READONLY, CANTOPEN), a full disk (FULL), I/O
+ * errors (IOERR, PROTOCOL). They may heal, so they are reported retriable.
+ */
+const SQLITE_TRANSIENT = new Set([3, 8, 10, 13, 14, 15]);
+
+function isTransient(error: unknown): boolean {
+  if (!isSqliteError(error) || typeof error.errcode !== "number") return false;
+  return SQLITE_TRANSIENT.has(error.errcode & 0xff);
+}
 
 /** The error shape node:sqlite throws: `errcode` is SQLite's extended result code. */
 interface SqliteError extends Error {
@@ -101,8 +112,8 @@ type Row = Record<string, unknown>;
  * One connection to one SQLite file. node:sqlite is synchronous: every method
  * runs to completion before the next begins, and a write that waits for
  * another process's lock blocks this thread for up to `busyTimeoutMs`.
- * WAL mode lets readers proceed while a writer commits and lets several
- * processes commit to one file.
+ * Several processes can commit to one file; SQLite's locks serialize the
+ * commits (see the journal mode below).
  */
 export class SqliteCatalog implements Catalog {
   readonly name: string;
@@ -157,16 +168,17 @@ export class SqliteCatalog implements Catalog {
       });
     }
     try {
-      // busy_timeout comes first so that even switching to WAL waits for
-      // another process that is opening the same file.
+      // busy_timeout comes first so that even switching the journal mode
+      // waits for another process that is opening the same file.
       this.#db.prepare(`PRAGMA busy_timeout = ${busyTimeoutMs}`).get();
-      const mode = this.#db.prepare("PRAGMA journal_mode = WAL").get()?.journal_mode;
-      if (!inMemory && mode !== "wal") {
-        throw new LakehouseError(
-          `cannot open SQLite catalog ${path}: the file cannot use WAL journal mode (got "${mode}"); ` +
-            "it must be on a local file system",
-        );
-      }
+      // A rollback journal, not WAL: WAL maps its -shm index file into memory,
+      // and a write to that mapping when the file cannot be written (the
+      // warehouse made read-only or immutable under a running engine) kills
+      // the process with SIGBUS, which no retry can handle. With a journal
+      // the same fault is an error that is retried. Readers now wait for a
+      // commit's few milliseconds instead of reading beside it. A catalog
+      // another process holds open in WAL mode stays in WAL mode.
+      this.#db.prepare("PRAGMA journal_mode = DELETE").get();
       // FULL makes each commit durable before swapTable returns: the pointer is
       // the commit point of the whole system and must not roll back on power loss.
       this.#db.prepare("PRAGMA synchronous = FULL").run();
@@ -497,7 +509,7 @@ export class SqliteCatalog implements Catalog {
     }
     return new LakehouseError(
       `cannot ${what}: SQLite catalog ${this.path} failed: ${errorText(error)}`,
-      { cause: error },
+      { cause: error, retriable: isTransient(error) },
     );
   }
 

@@ -10,6 +10,13 @@ export interface CommandContext {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly isTerminal: boolean;
+  /**
+   * Registers a synchronous cleanup that runs however the process ends
+   * (return, error, a second Ctrl-C, a forced exit).
+   */
+  readonly atExit: (cleanup: () => void) => void;
+  /** Ends the process now with `code`, after the atExit cleanups. */
+  readonly exit: (code: number) => never;
 }
 
 export interface Command {

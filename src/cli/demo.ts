@@ -6,17 +6,20 @@
  */
 import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.ts";
-import { errorMessage, UsageError } from "../core/errors.ts";
+import { LakehouseError } from "../core/errors.ts";
+import { osErrorText } from "../core/os_errors.ts";
 import { createLogger, type LogLevel } from "../core/log.ts";
 import { LOG_LEVEL, PARTITIONS, TOPIC } from "../config/common.ts";
 import type { OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
+import { localPath, localWarehouseProblem } from "../config/values.ts";
 import { DEFAULT_SEEDED_START_MS, EventSource } from "../generate/source.ts";
 import { startEngine } from "../streams/engine.ts";
 import { runGeneratorFeed } from "../streams/generator_feed.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { ENGINE_OPTIONS, engineSettings } from "./engine_options.ts";
 import { ProgressLine } from "./progress.ts";
+import { checkDemoOptions } from "./preflight.ts";
 
 export const DEMO_OPTIONS: readonly OptionSpec[] = [
   { name: "seed", type: "string", default: "demo", description: "seed of the generated events" },
@@ -42,6 +45,7 @@ export const DEMO_OPTIONS: readonly OptionSpec[] = [
     placeholder: "DIR",
     default: ".lakehouse/demo",
     description: "local warehouse directory; the SQLite catalog is DIR/catalog.db",
+    check: localWarehouseProblem,
   },
   TOPIC,
   PARTITIONS,
@@ -64,28 +68,42 @@ arguments resumes from the committed offsets and adds nothing twice.`,
 };
 
 async function runDemo(context: CommandContext): Promise<number> {
-  const { values } = resolveOptions({
+  const resolved = resolveOptions({
     command: "demo",
     specs: DEMO_OPTIONS,
     args: context.args,
     env: context.env,
     readFile: context.readFile,
   });
+  // Every option is checked before anything happens.
+  await checkDemoOptions(resolved, DEMO_OPTIONS);
+  const { values } = resolved;
   const logger = createLogger(values["log-level"] as LogLevel);
-  const warehouse = resolve(values.warehouse as string);
+  const warehouse = resolve(localPath(values.warehouse as string));
   try {
     await Deno.mkdir(warehouse, { recursive: true });
   } catch (error) {
-    throw new UsageError(`--warehouse: cannot create ${warehouse}: ${errorMessage(error)}`);
+    throw new LakehouseError(
+      `cannot create warehouse directory ${warehouse}: ${osErrorText(error)}`,
+      { cause: error },
+    );
   }
   const count = values.count as number;
   const topic = values.topic as string;
+  const tempDir = join(warehouse, ".tmp");
+  context.atExit(() => {
+    try {
+      Deno.removeSync(tempDir, { recursive: true });
+    } catch {
+      // Already gone (the engine removes it on close).
+    }
+  });
   const engine = await startEngine({
     warehouse,
     catalog: join(warehouse, "catalog.db"),
     topic,
     ...engineSettings(values),
-    tempDir: join(warehouse, ".tmp"),
+    tempDir,
     clock: systemClock,
     logger,
   });

@@ -1,5 +1,6 @@
 /** Options shared by the engine commands (run, demo). */
 import type { OptionSpec, OptionValue } from "../config/options.ts";
+import { memoryLimitProblem } from "../config/values.ts";
 import type { EngineConfig } from "../streams/engine.ts";
 
 export const TRIGGER_INTERVAL: OptionSpec = {
@@ -55,7 +56,8 @@ export const MEMORY_LIMIT: OptionSpec = {
   name: "memory-limit",
   type: "string",
   default: "2GB",
-  description: "DuckDB memory limit (it spills to disk beyond it)",
+  description: "DuckDB memory limit (it spills to disk beyond it), e.g. 512MB, 2GB, 1.5GiB",
+  check: memoryLimitProblem,
 };
 
 /**
@@ -72,6 +74,15 @@ export const DUCKDB_THREADS: OptionSpec = {
   max: 1024,
   default: DEFAULT_DUCKDB_THREADS,
   description: "threads DuckDB may use (default: the machine's cores minus one)",
+};
+
+export const SHUTDOWN_TIMEOUT: OptionSpec = {
+  name: "shutdown-timeout",
+  type: "duration",
+  min: 0,
+  default: "30s",
+  description:
+    "on Ctrl-C/SIGTERM, time allowed to commit what is in flight (e.g. through a storage outage); what is not committed by then is read again on the next start",
 };
 
 export const ENGINE_OPTIONS: readonly OptionSpec[] = [

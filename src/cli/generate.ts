@@ -1,6 +1,7 @@
 /** `lakehouse generate`: order events into Kafka or a file at a target rate. */
 import { systemClock } from "../core/clock.ts";
-import { errorMessage, UsageError } from "../core/errors.ts";
+import { LakehouseError, UsageError } from "../core/errors.ts";
+import { osErrorText } from "../core/os_errors.ts";
 import { createLogger, type LogLevel } from "../core/log.ts";
 import {
   BROKERS,
@@ -20,6 +21,7 @@ import { createKafka, ensureTopic, KafkaSink, kafkaUnavailable } from "../kafka/
 import type { Command, CommandContext } from "./command.ts";
 import { kafkaConnection } from "./kafka_connection.ts";
 import { ProgressLine } from "./progress.ts";
+import { checkGenerateOptions } from "./preflight.ts";
 
 export const GENERATE_OPTIONS: readonly OptionSpec[] = [
   {
@@ -138,13 +140,14 @@ messages, byte for byte, in Kafka or in a file.`,
 };
 
 async function runGenerate(context: CommandContext): Promise<number> {
-  const { values } = resolveOptions({
+  const resolved = resolveOptions({
     command: "generate",
     specs: GENERATE_OPTIONS,
     args: context.args,
     env: context.env,
     readFile: context.readFile,
   });
+  const { values } = resolved;
   const logger = createLogger(values["log-level"] as LogLevel);
   const seed = values.seed as string | undefined;
   const count = values.count as number | undefined;
@@ -159,6 +162,8 @@ async function runGenerate(context: CommandContext): Promise<number> {
   if (values.profile === "spike" && rate === 0) {
     throw new UsageError("--profile spike needs a --rate above 0 (the base rate of the spikes)");
   }
+  // Every option is checked before anything happens (topic, output file).
+  checkGenerateOptions(resolved, GENERATE_OPTIONS);
   const connection = kafkaConnection(values, "lakehouse-generate");
 
   let profile: RateProfile | undefined;
@@ -185,7 +190,9 @@ async function runGenerate(context: CommandContext): Promise<number> {
     try {
       sink = await FileSink.open(out);
     } catch (error) {
-      throw new UsageError(`--out: cannot open ${out} for writing: ${errorMessage(error)}`);
+      throw new LakehouseError(`cannot open ${out} (--out) for writing: ${osErrorText(error)}`, {
+        cause: error,
+      });
     }
   } else {
     const kafka = createKafka(connection, logger);

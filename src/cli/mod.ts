@@ -3,6 +3,7 @@
  * errors into one-line messages with an exit status (2 = usage, 1 = failure).
  */
 import { errorMessage, LakehouseError, UsageError } from "../core/errors.ts";
+import { describeOsError } from "../core/os_errors.ts";
 import { formatOptionsHelp } from "../config/resolve.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { demoCommand } from "./demo.ts";
@@ -67,9 +68,10 @@ export async function runCli(context: CommandContext): Promise<number> {
       context.stderr(`lakehouse ${command.name}: ${error.message}\n`);
       return 2;
     }
+    // An OS error no caller put words around still says which call failed on which path.
     const text = error instanceof LakehouseError
       ? error.message
-      : `unexpected error: ${errorMessage(error)}`;
+      : describeOsError(error) ?? `unexpected error: ${errorMessage(error)}`;
     context.stderr(`lakehouse ${command.name}: ${text}\n`);
     if (debug && error instanceof Error && error.stack) context.stderr(`${error.stack}\n`);
     return 1;

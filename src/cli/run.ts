@@ -5,8 +5,9 @@
  */
 import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.ts";
-import { UsageError } from "../core/errors.ts";
-import { createLogger, type LogLevel } from "../core/log.ts";
+import { AbortedError, errorMessage, LakehouseError } from "../core/errors.ts";
+import { osErrorText } from "../core/os_errors.ts";
+import { createLogger, type Logger, type LogLevel } from "../core/log.ts";
 import {
   BROKERS,
   CONNECT_TIMEOUT,
@@ -15,14 +16,24 @@ import {
   RETRIES,
   TOPIC,
 } from "../config/common.ts";
-import type { OptionSpec } from "../config/options.ts";
+import { formatDuration, type OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
+import {
+  catalogPathProblem,
+  groupIdProblem,
+  s3EndpointProblem,
+  s3RegionProblem,
+  warehouseProblem,
+} from "../config/values.ts";
 import { createKafka, ensureTopic, kafkaUnavailable } from "../kafka/mod.ts";
 import { KafkaFeed } from "../kafka/consumer.ts";
+import { filePath } from "../storage/file.ts";
 import { startEngine, warehouseUri } from "../streams/engine.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { kafkaConnection } from "./kafka_connection.ts";
-import { ENGINE_OPTIONS, engineSettings } from "./engine_options.ts";
+import { ENGINE_OPTIONS, engineSettings, SHUTDOWN_TIMEOUT } from "./engine_options.ts";
+import { scratchDirectory } from "./scratch.ts";
+import { checkRunOptions } from "./preflight.ts";
 
 export const RUN_OPTIONS: readonly OptionSpec[] = [
   BROKERS,
@@ -33,6 +44,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     type: "string",
     default: "lakehouse",
     description: "Kafka consumer group; processes in one group split the partitions",
+    check: groupIdProblem,
   },
   {
     name: "warehouse",
@@ -40,20 +52,29 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     placeholder: "DIR|s3://BUCKET/PREFIX",
     default: ".lakehouse/warehouse",
     description: "where table files go: a local directory or an S3 location",
+    check: warehouseProblem,
   },
   {
     name: "catalog",
     type: "string",
     placeholder: "PATH.db",
     description: "SQLite catalog file [default: WAREHOUSE/catalog.db for a local warehouse]",
+    check: catalogPathProblem,
   },
   {
     name: "s3-endpoint",
     type: "string",
     placeholder: "URL",
     description: "S3 API endpoint (non-AWS servers)",
+    check: s3EndpointProblem,
   },
-  { name: "s3-region", type: "string", default: "us-east-1", description: "S3 region" },
+  {
+    name: "s3-region",
+    type: "string",
+    default: "us-east-1",
+    description: "S3 region",
+    check: s3RegionProblem,
+  },
   {
     name: "s3-access-key",
     type: "string",
@@ -64,7 +85,16 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
     name: "s3-secret-key",
     type: "string",
     secret: true,
-    description: "S3 secret key (set LAKEHOUSE_S3_SECRET_KEY; never logged)",
+    noFlag: true,
+    description: "S3 secret key, never printed",
+  },
+  {
+    name: "s3-request-timeout",
+    type: "duration",
+    min: 1000,
+    default: "20s",
+    description:
+      "an S3 request without an answer for this long fails and is retried (longer for large bodies)",
   },
   {
     name: "stop-after",
@@ -88,6 +118,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   CONNECT_TIMEOUT,
   RETRIES,
   ...ENGINE_OPTIONS,
+  SHUTDOWN_TIMEOUT,
   LOG_LEVEL,
 ];
 
@@ -107,23 +138,33 @@ consumer group. Ctrl-C (or SIGTERM) commits the batch in flight and exits 0.`,
 };
 
 async function runEngine(context: CommandContext): Promise<number> {
-  const { values } = resolveOptions({
+  const resolved = resolveOptions({
     command: "run",
     specs: RUN_OPTIONS,
     args: context.args,
     env: context.env,
     readFile: context.readFile,
   });
+  // Every option is checked before anything happens (directories, topic, catalog).
+  await checkRunOptions(resolved, RUN_OPTIONS, context.env("TMPDIR"));
+  const { values } = resolved;
   const logger = createLogger(values["log-level"] as LogLevel);
   const connection = kafkaConnection(values, "lakehouse-run");
   const warehouse = warehouseUri(values.warehouse as string);
   const local = warehouse.startsWith("file://");
+  // Checked above: an S3 warehouse comes with --catalog.
   const catalogPath = (values.catalog as string | undefined) ??
-    (local ? join(new URL(warehouse).pathname, "catalog.db") : undefined);
-  if (!catalogPath) {
-    throw new UsageError("--catalog is required with an S3 warehouse (e.g. --catalog ./lake.db)");
+    join(filePath(warehouse), "catalog.db");
+  if (local) {
+    try {
+      await Deno.mkdir(filePath(warehouse), { recursive: true });
+    } catch (error) {
+      throw new LakehouseError(
+        `cannot create warehouse directory ${filePath(warehouse)}: ${osErrorText(error)}`,
+        { cause: error },
+      );
+    }
   }
-  if (local) await Deno.mkdir(new URL(warehouse).pathname, { recursive: true });
   const topic = values.topic as string;
   const kafka = createKafka(connection, logger);
   try {
@@ -131,20 +172,25 @@ async function runEngine(context: CommandContext): Promise<number> {
   } catch (error) {
     throw kafkaUnavailable(connection, `read topic ${topic}`, error);
   }
+  const shutdownMs = values["shutdown-timeout"] as number;
+  const deadline = shutdownDeadline(context, shutdownMs, logger);
+  const tempDir = await scratchDirectory(Deno.env.get("TMPDIR") ?? "/tmp", context, logger);
   let feed: KafkaFeed | undefined;
   const engine = await startEngine({
     warehouse,
-    catalog: resolve(catalogPath),
+    catalog: `sqlite:${resolve(catalogPath)}`,
     s3: {
       endpoint: values["s3-endpoint"] as string | undefined,
       region: values["s3-region"] as string,
       accessKeyId: values["s3-access-key"] as string | undefined,
       secretAccessKey: values["s3-secret-key"] as string | undefined,
+      requestTimeoutMs: values["s3-request-timeout"] as number,
     },
     topic,
     ...engineSettings(values),
-    tempDir: join(Deno.env.get("TMPDIR") ?? "/tmp", `lakehouse-${Deno.pid}`),
+    tempDir,
     clock: systemClock,
+    signal: deadline,
     logger,
     onBatchCommitted: async (batch) => {
       // The group's offsets never run ahead of any table (the dead-letter
@@ -183,13 +229,19 @@ async function runEngine(context: CommandContext): Promise<number> {
         tick: () => engine.pipeline.tick(),
         flush: () => engine.pipeline.flush(),
         revoke: (p) => engine.pipeline.revoke(p),
-        startOffsets: async (partitions) => {
-          for (const w of engine.writers) await w.refresh();
-          return engine.pipeline.startOffsets(partitions);
-        },
+        startOffsets: (partitions) => engine.pipeline.startOffsets(partitions),
       },
     });
     await feed.run();
+  } catch (error) {
+    // Stopping took longer than --shutdown-timeout (storage down): what is
+    // committed stays, the rest is read again on the next start.
+    if (!(error instanceof AbortedError) || !context.signal.aborted) throw error;
+    logger.warn(
+      `stopped after --shutdown-timeout ${formatDuration(shutdownMs)} without committing ` +
+        `${stats.recordsIn - stats.recordsCommitted} records read since the last commit ` +
+        `(${errorMessage(error)}); they are read again on the next start`,
+    );
   } finally {
     clearInterval(report);
     await engine.close();
@@ -198,13 +250,42 @@ async function runEngine(context: CommandContext): Promise<number> {
   logger.info(
     `stopped: ${stats.recordsCommitted} records committed in ${
       seconds.toFixed(1)
-    }s, ${stats.rejects} rejected; freshness p50 ${
-      Math.round(stats.freshness.quantile(0.5))
-    } ms, p99 ${Math.round(stats.freshness.quantile(0.99))} ms, max ${
-      Math.round(stats.freshness.max)
-    } ms${peakRss()}`,
+    }s, ${stats.rejects} rejected${
+      stats.writeFailures > 0
+        ? ` (${stats.writeFailures} because a table write failed on them)`
+        : ""
+    }; freshness p50 ${Math.round(stats.freshness.quantile(0.5))} ms, p99 ${
+      Math.round(stats.freshness.quantile(0.99))
+    } ms, max ${Math.round(stats.freshness.max)} ms${peakRss()}`,
   );
   return 0;
+}
+
+/**
+ * Aborted `timeoutMs` after the first Ctrl-C/SIGTERM: the engine then gives
+ * up on work in flight. Should something still hang 10 s later, the process
+ * exits anyway (status 1), its scratch directory removed.
+ */
+function shutdownDeadline(context: CommandContext, timeoutMs: number, logger: Logger): AbortSignal {
+  const deadline = new AbortController();
+  context.signal.addEventListener("abort", () => {
+    logger.info(
+      `stopping: committing what is in flight (for at most ${formatDuration(timeoutMs)})`,
+    );
+    const abort = setTimeout(
+      () => deadline.abort(new Error(`--shutdown-timeout ${formatDuration(timeoutMs)} passed`)),
+      timeoutMs,
+    );
+    Deno.unrefTimer(abort);
+    const force = setTimeout(() => {
+      logger.error(
+        `still stopping ${formatDuration(timeoutMs + 10_000)} after the signal: exiting now`,
+      );
+      context.exit(1);
+    }, timeoutMs + 10_000);
+    Deno.unrefTimer(force);
+  }, { once: true });
+  return deadline.signal;
 }
 
 /** `, peak RSS N MiB` where the OS reports it (Linux), else nothing. */

@@ -1,5 +1,6 @@
 /** Options shared by several commands. */
 import type { OptionSpec } from "./options.ts";
+import { brokersProblem, topicProblem } from "./values.ts";
 
 export const LOG_LEVEL: OptionSpec = {
   name: "log-level",
@@ -15,6 +16,7 @@ export const BROKERS: OptionSpec = {
   placeholder: "HOST:PORT[,...]",
   default: "127.0.0.1:9092",
   description: "Kafka bootstrap brokers",
+  check: brokersProblem,
 };
 
 export const TOPIC: OptionSpec = {
@@ -22,6 +24,7 @@ export const TOPIC: OptionSpec = {
   type: "string",
   default: "orders",
   description: "Kafka topic of order events",
+  check: topicProblem,
 };
 
 export const PARTITIONS: OptionSpec = {

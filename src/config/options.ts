@@ -30,6 +30,18 @@ export interface OptionSpec {
   readonly placeholder?: string;
   /** Never logged or echoed back in errors. */
   readonly secret?: boolean;
+  /**
+   * Accepted only from the environment or the config file, never as a flag:
+   * other users of the machine can read command lines in the process list.
+   */
+  readonly noFlag?: boolean;
+  /**
+   * Format rules beyond the type and range, run on every value (flag, env,
+   * config file, default) once it has the option's type: returns what is
+   * wrong in words ("must be HOST:PORT"), or undefined when the value is fine.
+   * Pure: checks that look at the file system run after resolution.
+   */
+  readonly check?: (value: OptionValue) => string | undefined;
 }
 
 export type OptionValue = string | number | boolean;
@@ -63,15 +75,63 @@ export function formatDuration(ms: number): string {
 }
 
 /**
+ * How an option is named in errors: `--rate` for a flag, else with where the
+ * value came from: `--rate (from LAKEHOUSE_RATE)`, `--rate (from config file
+ * c.json)`, `--rate (from default)`.
+ */
+export function optionLabel(name: string, source: string): string {
+  return source === "flag" ? `--${name}` : `--${name} (from ${source})`;
+}
+
+/**
+ * A value as error messages show it: `<hidden>` for a secret option, the JSON
+ * type for a config-file object or array (whatever it holds stays out of the
+ * message), `user:password@` of a URL masked, else the value as JSON.
+ */
+export function showValue(spec: OptionSpec, raw: unknown): string {
+  if (spec.secret) return "<hidden>";
+  if (Array.isArray(raw)) return "a JSON array";
+  if (raw !== null && typeof raw === "object") return "a JSON object";
+  return JSON.stringify(typeof raw === "string" ? hideUserInfo(raw) : raw) ?? String(raw);
+}
+
+/** `scheme://user:password@host` -> `scheme://***@host`. */
+export function hideUserInfo(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1***@");
+}
+
+/**
+ * The usage error for a value of `spec` from `source` (as `coerceOption`
+ * takes it): `--warehouse (from LAKEHOUSE_WAREHOUSE) is a regular file, not a
+ * directory, got "/x"`.
+ */
+export function optionError(
+  spec: OptionSpec,
+  raw: unknown,
+  source: string,
+  problem: string,
+): UsageError {
+  return new UsageError(
+    `${optionLabel(spec.name, source)} ${problem}, got ${showValue(spec, raw)}`,
+  );
+}
+
+/**
  * Converts one raw value (from a flag, env var or config file) to the option's
- * type and checks its range. `source` names where it came from, so the error
- * says e.g. `--rate (from LAKEHOUSE_RATE) must be >= 0, got "-5"`.
+ * type and checks its range and format (`spec.check`). `source` names where it
+ * came from, so the error says e.g. `--rate (from LAKEHOUSE_RATE) must be >= 0,
+ * got "-5"`.
  */
 export function coerceOption(spec: OptionSpec, raw: unknown, source: string): OptionValue {
-  const where = source === "flag" ? `--${spec.name}` : `--${spec.name} (from ${source})`;
-  const shown = spec.secret ? "<hidden>" : JSON.stringify(raw);
+  const value = coerceType(spec, raw, source);
+  const problem = spec.check?.(value);
+  if (problem !== undefined) throw optionError(spec, raw, source, problem);
+  return value;
+}
+
+function coerceType(spec: OptionSpec, raw: unknown, source: string): OptionValue {
   const fail = (why: string): never => {
-    throw new UsageError(`${where} ${why}, got ${shown}`);
+    throw optionError(spec, raw, source, why);
   };
   const inRange = (value: number, unit = ""): number => {
     if (spec.min !== undefined && value < spec.min) fail(`must be >= ${spec.min}${unit}`);

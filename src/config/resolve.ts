@@ -4,14 +4,29 @@
  * (`--config FILE` or `LAKEHOUSE_CONFIG`), then the defaults in the table.
  */
 import { parseArgs } from "node:util";
+import { describeJsonSyntaxError } from "../core/json_syntax.ts";
+import { osErrorText } from "../core/os_errors.ts";
 import { errorMessage, UsageError } from "../core/errors.ts";
-import { coerceOption, envName, type OptionSpec, type OptionValue } from "./options.ts";
+import {
+  coerceOption,
+  envName,
+  optionError,
+  type OptionSpec,
+  type OptionValue,
+} from "./options.ts";
 
 export interface Resolved {
   /** Option name -> typed value; absent when unset and without a default. */
   readonly values: Readonly<Record<string, OptionValue | undefined>>;
   /** Where each value came from: flag, env var name, config file path, or "default". */
   readonly sources: Readonly<Record<string, string>>;
+  /**
+   * The same, as errors name it: "flag", the env var name, `config file PATH`
+   * or "default" (the `source` argument of `coerceOption` and `optionError`).
+   */
+  readonly origins: Readonly<Record<string, string>>;
+  /** Each value as it was given (text of a flag or env var, JSON of the config file), before conversion. */
+  readonly raw: Readonly<Record<string, unknown>>;
   readonly positionals: readonly string[];
   readonly help: boolean;
 }
@@ -64,40 +79,59 @@ export function resolveOptions(input: ResolveInput): Resolved {
     );
   }
 
-  const configPath = (flags.config as string | undefined) ?? input.env(envName("config"));
+  const configFlag = flags.config as string | undefined;
+  const configPath = configFlag ?? input.env(envName("config"));
   let file: Record<string, unknown> = {};
-  if (configPath !== undefined && !flags.help) file = readConfigFile(configPath, input.readFile);
+  if (configPath !== undefined && !flags.help) {
+    const named = configFlag !== undefined ? configPath : `${configPath} (from LAKEHOUSE_CONFIG)`;
+    file = readConfigFile(configPath, named, input.readFile);
+  }
   const known = new Set(specs.map((s) => s.name));
   for (const key of Object.keys(file)) {
     if (!known.has(key)) {
       throw new UsageError(
-        `config file ${configPath}: unknown option "${key}" for '${input.command}'`,
+        `config file ${configPath}: unknown option ${JSON.stringify(key)} for '${input.command}'`,
       );
     }
   }
 
   const values: Record<string, OptionValue | undefined> = {};
   const sources: Record<string, string> = {};
+  const origins: Record<string, string> = {};
+  const raws: Record<string, unknown> = {};
   for (const spec of input.specs) {
     const flag = flags[spec.name];
     const env = input.env(envName(spec.name));
+    let raw: unknown;
     if (flag !== undefined) {
-      values[spec.name] = coerceOption(spec, flag, "flag");
-      sources[spec.name] = "flag";
+      if (spec.noFlag) {
+        throw new UsageError(
+          `--${spec.name} is not accepted on the command line, where other users can read it ` +
+            `in the process list; set ${
+              envName(spec.name)
+            } or put "${spec.name}" in the --config file`,
+        );
+      }
+      [raw, sources[spec.name], origins[spec.name]] = [flag, "flag", "flag"];
     } else if (env !== undefined && env !== "") {
-      values[spec.name] = coerceOption(spec, env, envName(spec.name));
-      sources[spec.name] = envName(spec.name);
+      [raw, sources[spec.name], origins[spec.name]] = [env, envName(spec.name), envName(spec.name)];
     } else if (file[spec.name] !== undefined) {
-      values[spec.name] = coerceOption(spec, file[spec.name], `config file ${configPath}`);
+      raw = file[spec.name];
       sources[spec.name] = configPath as string;
+      origins[spec.name] = `config file ${configPath}`;
     } else if (spec.default !== undefined) {
-      values[spec.name] = coerceOption(spec, spec.default, "default");
-      sources[spec.name] = "default";
+      [raw, sources[spec.name], origins[spec.name]] = [spec.default, "default", "default"];
+    } else {
+      continue;
     }
+    values[spec.name] = coerceOption(spec, raw, origins[spec.name]);
+    raws[spec.name] = raw;
   }
   return {
     values: Object.freeze(values),
     sources: Object.freeze(sources),
+    origins: Object.freeze(origins),
+    raw: Object.freeze(raws),
     positionals: Object.freeze([...parsed.positionals]),
     help: flags.help === true,
   };
@@ -121,23 +155,60 @@ function joinNegativeValues(args: readonly string[], specs: readonly OptionSpec[
   return out;
 }
 
-function readConfigFile(path: string, readFile: (path: string) => string): Record<string, unknown> {
+/**
+ * Reads the config file. Errors name the file (`named`: its path, with where
+ * the path came from) and, for a syntax error, the line, column and problem in
+ * words: never the file's text, which may hold a secret.
+ */
+function readConfigFile(
+  path: string,
+  named: string,
+  readFile: (path: string) => string,
+): Record<string, unknown> {
   let text: string;
   try {
     text = readFile(path);
   } catch (error) {
-    throw new UsageError(`cannot read config file ${path}: ${errorMessage(error)}`);
+    throw new UsageError(`cannot read config file ${named}: ${osErrorText(error)}`);
   }
   let value: unknown;
   try {
     value = JSON.parse(text);
-  } catch (error) {
-    throw new UsageError(`config file ${path} is not valid JSON: ${errorMessage(error)}`);
+  } catch {
+    throw new UsageError(
+      `config file ${named} is not valid JSON: ${describeJsonSyntaxError(text)}`,
+    );
   }
   if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    throw new UsageError(`config file ${path} must hold a JSON object of option values`);
+    throw new UsageError(`config file ${named} must hold a JSON object of option values`);
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * The usage error for a resolved option whose value fails a check made after
+ * resolution (file system, other options): names the option, where its value
+ * came from and the value (`<hidden>` for a secret).
+ */
+export function rejectOption(resolved: Resolved, spec: OptionSpec, problem: string): UsageError {
+  return optionError(
+    spec,
+    resolved.raw[spec.name] ?? resolved.values[spec.name],
+    resolved.origins[spec.name] ?? "default",
+    problem,
+  );
+}
+
+/** Runs `check` on the option's value when it is set; throws its problem as `rejectOption`. */
+export function checkOption<T extends OptionValue>(
+  resolved: Resolved,
+  spec: OptionSpec,
+  check: (value: T) => string | undefined,
+): void {
+  const value = resolved.values[spec.name];
+  if (value === undefined) return;
+  const problem = check(value as T);
+  if (problem !== undefined) throw rejectOption(resolved, spec, problem);
 }
 
 /** node:util's messages mention internals ("To specify a positional argument..."); keep the first sentence. */
@@ -155,6 +226,7 @@ export function formatOptionsHelp(specs: readonly OptionSpec[]): string {
     const left = `  --${spec.name}${placeholder}`;
     let right = spec.description;
     if (spec.choices) right += ` (${spec.choices.join(" | ")})`;
+    if (spec.noFlag) right += " (environment or config file only)";
     if (spec.default !== undefined && !spec.secret) right += ` [default: ${spec.default}]`;
     right += ` [env: ${envName(spec.name)}]`;
     return [left, right] as const;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { UsageError } from "../core/errors.ts";
 import { formatDuration, type OptionSpec, parseDuration } from "./options.ts";
-import { formatOptionsHelp, resolveOptions } from "./resolve.ts";
+import { checkOption, formatOptionsHelp, rejectOption, resolveOptions } from "./resolve.ts";
 
 const SPECS: OptionSpec[] = [
   { name: "rate", type: "number", min: 0, default: 100, description: "rate" },
@@ -126,4 +126,136 @@ Deno.test("formatOptionsHelp lists every option with its env var and default", (
   assert.ok(help.includes("LAKEHOUSE_TRIGGER_INTERVAL"));
   assert.ok(help.includes("[default: 100]"));
   assert.ok(help.includes("--config FILE"));
+});
+
+Deno.test("a config file with a JSON typo is named with line, column and problem, never its text", () => {
+  const text = '{\n  "rate": 5,\n  "secret-key": zzPLANTEDSECRETzz\n}';
+  assert.throws(
+    () => resolve(["--config", "/x/c.json"], {}, { "/x/c.json": text }),
+    (e: Error) => {
+      assert.ok(e instanceof UsageError);
+      assert.equal(
+        e.message,
+        "config file /x/c.json is not valid JSON: unexpected character (expected a value; " +
+          "text needs double quotes) at line 3, column 17",
+      );
+      return true;
+    },
+  );
+  assert.throws(
+    () => resolve([], { LAKEHOUSE_CONFIG: "c.json" }, { "c.json": '{"rate": 5,}' }),
+    /config file c\.json \(from LAKEHOUSE_CONFIG\) is not valid JSON: trailing comma at line 1, column 11$/,
+  );
+});
+
+Deno.test("resolveOptions never echoes a secret or a config file object", () => {
+  const secret = "zzPLANTEDSECRETzz";
+  const specs: OptionSpec[] = [
+    { name: "key", type: "string", secret: true, description: "k", check: () => "is bad" },
+    { name: "endpoint", type: "string", description: "e", check: () => "is bad" },
+  ];
+  const run = (args: string[], env: Record<string, string>, file: Record<string, unknown>) =>
+    resolveOptions({
+      command: "t",
+      specs,
+      args,
+      env: (name) => env[name],
+      readFile: () => JSON.stringify(file),
+    });
+  for (
+    const attempt of [
+      () => run(["--key", secret], {}, {}),
+      () => run([], { LAKEHOUSE_KEY: secret }, {}),
+      () => run(["--config", "c.json"], {}, { key: secret }),
+      () => run(["--config", "c.json"], {}, { key: { nested: secret } }),
+      () => run(["--config", "c.json"], {}, { endpoint: { token: secret } }),
+      () => run(["--config", "c.json"], {}, { endpoint: [secret] }),
+      () => run(["--endpoint", `https://user:${secret}@host/`], {}, {}),
+    ]
+  ) {
+    assert.throws(attempt, (e: Error) => {
+      assert.ok(e instanceof UsageError, String(e));
+      assert.ok(!e.message.includes("PLANTED"), e.message);
+      return true;
+    });
+  }
+  assert.throws(() => run([], { LAKEHOUSE_KEY: secret }, {}), {
+    message: "--key (from LAKEHOUSE_KEY) is bad, got <hidden>",
+  });
+  assert.throws(() => run(["--config", "c.json"], {}, { endpoint: { token: secret } }), {
+    message: "--endpoint (from config file c.json) must be a string, got a JSON object",
+  });
+  assert.throws(() => run(["--endpoint", `https://user:${secret}@host/`], {}, {}), {
+    message: '--endpoint is bad, got "https://***@host/"',
+  });
+});
+
+Deno.test("a noFlag option is refused on the command line, taken from env and config file", () => {
+  const specs: OptionSpec[] = [
+    { name: "secret-key", type: "string", secret: true, noFlag: true, description: "s" },
+  ];
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    resolveOptions({
+      command: "t",
+      specs,
+      args,
+      env: (name) => env[name],
+      readFile: () => '{"secret-key": "from-file"}',
+    });
+  assert.throws(() => run(["--secret-key", "zzPLANTEDzz"]), (e: Error) => {
+    assert.ok(e instanceof UsageError);
+    assert.match(e.message, /--secret-key is not accepted on the command line/);
+    assert.match(e.message, /LAKEHOUSE_SECRET_KEY/);
+    assert.ok(!e.message.includes("PLANTED"));
+    return true;
+  });
+  assert.equal(run([], { LAKEHOUSE_SECRET_KEY: "from-env" }).values["secret-key"], "from-env");
+  assert.equal(run(["--config", "c.json"]).values["secret-key"], "from-file");
+  assert.match(formatOptionsHelp(specs), /environment or config file only/);
+});
+
+Deno.test("check hooks run on every source, defaults included, naming where the value came from", () => {
+  const specs: OptionSpec[] = [{
+    name: "topic",
+    type: "string",
+    default: "bad default",
+    description: "t",
+    check: (v) => String(v).includes(" ") ? "must not hold spaces" : undefined,
+  }];
+  const run = (args: string[], env: Record<string, string> = {}, file = "{}") =>
+    resolveOptions({ command: "t", specs, args, env: (n) => env[n], readFile: () => file });
+  assert.throws(() => run([]), {
+    message: '--topic (from default) must not hold spaces, got "bad default"',
+  });
+  assert.throws(() => run(["--topic", "a b"]), {
+    message: '--topic must not hold spaces, got "a b"',
+  });
+  assert.throws(() => run([], { LAKEHOUSE_TOPIC: "a b" }), /: --topic \(from LAKEHOUSE_TOPIC\)/);
+  assert.throws(
+    () => run(["--config", "f.json"], {}, '{"topic": "a b"}'),
+    /: --topic \(from config file f\.json\) must not hold spaces/,
+  );
+  const ok = run(["--topic", "ab"]);
+  assert.equal(ok.values.topic, "ab");
+  assert.equal(ok.origins.topic, "flag");
+  assert.equal(ok.raw.topic, "ab");
+});
+
+Deno.test("rejectOption and checkOption name option, origin and the value as given", () => {
+  const resolved = resolve([], {
+    LAKEHOUSE_TRIGGER_INTERVAL: "2m",
+    LAKEHOUSE_SECRET_KEY: "s3cr3t",
+  });
+  const interval = SPECS.find((s) => s.name === "trigger-interval")!;
+  assert.equal(
+    rejectOption(resolved, interval, "is too long").message,
+    '--trigger-interval (from LAKEHOUSE_TRIGGER_INTERVAL) is too long, got "2m"',
+  );
+  const secret = SPECS.find((s) => s.name === "secret-key")!;
+  assert.throws(
+    () => checkOption<string>(resolved, secret, (v) => v.length < 8 ? "is too short" : undefined),
+    { message: "--secret-key (from LAKEHOUSE_SECRET_KEY) is too short, got <hidden>" },
+  );
+  const count = SPECS.find((s) => s.name === "count")!;
+  checkOption(resolved, count, () => "never called: count is unset");
 });

@@ -32,6 +32,32 @@ export class ServiceUnavailableError extends LakehouseError {
   }
 }
 
+/**
+ * Writing a batch failed because of the values of some of its rows (a
+ * conversion, an overflow, a required column left NULL by a SQL file), not
+ * because of the system: the same rows fail the same way every time. The
+ * writers isolate such rows into the dead-letter table instead of retrying
+ * or stopping.
+ */
+export class DataError extends LakehouseError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause, retriable: false });
+    this.name = "DataError";
+  }
+}
+
+/**
+ * Work given up because the process is shutting down (its deadline passed):
+ * nothing it did is committed, and the records it held are read again on the
+ * next start.
+ */
+export class AbortedError extends LakehouseError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { cause: options.cause, retriable: false });
+    this.name = "AbortedError";
+  }
+}
+
 /** Renders an unknown thrown value as one line for logs and CLI output. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;

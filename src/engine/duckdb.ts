@@ -5,7 +5,7 @@
  * nothing loses precision on the way to Iceberg.
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
-import { errorMessage, LakehouseError } from "../core/errors.ts";
+import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -77,8 +77,21 @@ export function sqlIdent(name: string): string {
   return `"${name.replaceAll('"', '""')}"`;
 }
 
+/**
+ * DuckDB errors raised by the values a query meets (a cast, an overflow, a
+ * call of error() in a user's SQL file, malformed JSON): the same rows fail
+ * the same way every time.
+ */
+const DATA_ERROR = /^(Conversion|Out of Range|Invalid Input|Constraint) Error:/;
+/** I/O errors of DuckDB's own files (scratch Parquet, spill) that may heal. */
+const TRANSIENT_IO_ERROR =
+  /^IO Error:.*(No space left|Permission denied|Input\/output error|Read-only file system|Disk quota)/s;
+
 function sqlError(sql: string, error: unknown): LakehouseError {
   const oneLine = sql.replace(/\s+/g, " ").trim();
   const shown = oneLine.length > 300 ? `${oneLine.slice(0, 300)}...` : oneLine;
-  return new LakehouseError(`SQL failed: ${errorMessage(error)}\n  in: ${shown}`, { cause: error });
+  const message = errorMessage(error);
+  const text = `SQL failed: ${message}\n  in: ${shown}`;
+  if (DATA_ERROR.test(message)) return new DataError(text, { cause: error });
+  return new LakehouseError(text, { cause: error, retriable: TRANSIENT_IO_ERROR.test(message) });
 }

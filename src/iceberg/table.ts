@@ -6,7 +6,12 @@
 import type { Catalog, TableIdentifier } from "../catalog/catalog.ts";
 import { errorMessage, LakehouseError } from "../core/errors.ts";
 import type { ObjectStore } from "../storage/store.ts";
-import { inheritSequenceNumbers, readManifest, readManifestList } from "./avro/mod.ts";
+import {
+  AvroFormatError,
+  inheritSequenceNumbers,
+  readManifest,
+  readManifestList,
+} from "./avro/mod.ts";
 import type { PartitionType } from "./avro/mod.ts";
 import {
   metadataFileName,
@@ -167,11 +172,19 @@ export class ManifestReader {
   }
 
   async manifestList(snapshot: Snapshot): Promise<ManifestFile[]> {
-    return await this.#cached(snapshot["manifest-list"], (bytes) => readManifestList(bytes));
+    return await this.#cached(
+      snapshot["manifest-list"],
+      "manifest list",
+      (bytes) => readManifestList(bytes),
+    );
   }
 
   async manifest(file: ManifestFile): Promise<LoadedManifest> {
-    const raw = await this.#cached(file.manifestPath, (bytes) => readManifest(bytes).entries);
+    const raw = await this.#cached(
+      file.manifestPath,
+      "manifest",
+      (bytes) => readManifest(bytes).entries,
+    );
     // A manifest is listed with the same sequence number and snapshot in every
     // snapshot that carries it, so the inherited entries are computed once.
     const memo = this.#inherited.get(raw);
@@ -230,7 +243,8 @@ export class ManifestReader {
     }
   }
 
-  async #cached<T>(path: string, parse: (bytes: Uint8Array) => T): Promise<T> {
+  /** `what` ("manifest list") and `path` name the file in parse errors, which never quote it. */
+  async #cached<T>(path: string, what: string, parse: (bytes: Uint8Array) => T): Promise<T> {
     if (this.#cache.has(path)) {
       const value = this.#cache.get(path) as T;
       this.#cache.delete(path);
@@ -246,7 +260,15 @@ export class ManifestReader {
         retriable: error instanceof LakehouseError && error.retriable,
       });
     }
-    const value = parse(bytes);
+    let value: T;
+    try {
+      value = parse(bytes);
+    } catch (error) {
+      const message = `invalid ${what} ${path}: ${errorMessage(error)}`;
+      throw error instanceof AvroFormatError
+        ? new AvroFormatError(message, { cause: error })
+        : new LakehouseError(message, { cause: error });
+    }
     this.#put(path, value);
     return value;
   }

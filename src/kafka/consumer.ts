@@ -161,14 +161,20 @@ export class KafkaFeed {
       };
       this.#stop = stop;
       signal.addEventListener("abort", stop, { once: true });
+      let ticking = false;
       const timer = setInterval(async () => {
         if (this.#stopping) return clearInterval(timer);
+        // A tick waits while the writers are behind: one at a time.
+        if (ticking) return;
+        ticking = true;
         try {
           await target.tick();
         } catch (error) {
           logger.error(`commit failed: ${errorMessage(error)}`);
           clearInterval(timer);
           stop();
+        } finally {
+          ticking = false;
         }
         const idle = this.#o.idleExitMs;
         if (idle !== undefined && this.#joined && Date.now() - this.#lastRecordMs > idle) stop();
@@ -206,7 +212,8 @@ export class KafkaFeed {
         if (records.length > 0) {
           this.#expected.set(batch.partition, records[records.length - 1].offset + 1n);
         }
-        await target.offer(records);
+        const handedOver = await this.#offerWithHeartbeats(records, heartbeat);
+        if (!handedOver) return;
         this.#offered += records.length;
         this.#lastRecordMs = Date.now();
         resolveOffset(batch.messages[batch.messages.length - 1].offset);
@@ -216,9 +223,56 @@ export class KafkaFeed {
     await done;
     this.#stopTimer?.();
     await consumer.stop();
-    await target.flush();
-    await consumer.disconnect();
+    try {
+      await target.flush();
+    } finally {
+      await consumer.disconnect();
+    }
     if (this.#fatal) throw this.#fatal;
+  }
+
+  /**
+   * Hands records to the target, which waits while the writers are behind
+   * (for as long as a storage outage lasts). Meanwhile the group must still
+   * hear from this member, or it would be dropped from the group after the
+   * session timeout and its partitions moved: kafkajs only heartbeats between
+   * batches, so heartbeat here every few seconds. Returns false when the feed
+   * is stopping: the records are in the target's batcher, and the wait for
+   * room no longer matters.
+   */
+  async #offerWithHeartbeats(
+    records: readonly RawRecord[],
+    heartbeat: () => Promise<void>,
+  ): Promise<boolean> {
+    const offered = this.#o.target.offer(records);
+    let settled = false;
+    offered.then(() => settled = true, () => settled = true);
+    for (;;) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const tick = new Promise<void>((resolve) => timer = setTimeout(resolve, HEARTBEAT_WAIT_MS));
+      try {
+        await Promise.race([offered, tick]);
+      } finally {
+        clearTimeout(timer);
+      }
+      if (settled) {
+        await offered; // rethrows a failure of the writers
+        return true;
+      }
+      if (this.#stopping) {
+        offered.catch(() => {});
+        return false;
+      }
+      // Waiting on the writers with records in hand is not idleness.
+      this.#lastRecordMs = Date.now();
+      try {
+        await heartbeat();
+      } catch (error) {
+        // A rebalance began: let kafkajs rejoin; the records stay in the batcher.
+        offered.catch(() => {});
+        throw error;
+      }
+    }
   }
 
   /**
@@ -266,6 +320,9 @@ export class KafkaFeed {
   /** A crash kafkajs does not restart from: the run ends with it after committing what it has. */
   #fatal: Error | undefined;
 }
+
+/** How often a member blocked on the writers tells the group it is alive. */
+const HEARTBEAT_WAIT_MS = 3_000;
 
 function view(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);

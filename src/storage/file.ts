@@ -2,6 +2,8 @@
  * Object store over a local directory tree, the embedded default. Objects are
  * files; every write goes through a temporary file and a rename, so a crash
  * (kill -9 or power loss) never leaves a half-written object under its name.
+ * Failures that may heal (permission denied, disk full, I/O errors) are
+ * marked retriable; callers retry them.
  *
  * URIs map to paths literally ("file:///a%20b" is the file "/a%20b"), without
  * percent-decoding: a listed URI is then byte-identical to the one written,
@@ -9,6 +11,7 @@
  * a table references.
  */
 import { errorMessage, LakehouseError } from "../core/errors.ts";
+import { isTransientIoError } from "../core/io_errors.ts";
 import { isTempName, readFull, writeBytesAtomic, writeFileAtomic } from "./_local.ts";
 import {
   checkRange,
@@ -241,5 +244,10 @@ function failed(action: string, uri: string, error: unknown, detail = ""): Lakeh
     return new NotFoundError(uri, action, { cause: error });
   }
   const where = detail ? `${uri} ${detail}` : uri;
-  return new LakehouseError(`cannot ${action} ${where}: ${errorMessage(error)}`, { cause: error });
+  // Permission taken away, a full disk, an I/O error: they may heal, and
+  // the engine retries them through the outage.
+  return new LakehouseError(`cannot ${action} ${where}: ${errorMessage(error)}`, {
+    cause: error,
+    retriable: isTransientIoError(error),
+  });
 }

@@ -2,14 +2,16 @@
  * Object store over any S3 API (AWS, versitygw, MinIO, Ceph ...): the only
  * importer of @aws-sdk/client-s3.
  *
- * Retries happen in two layers. The SDK retries each request (`maxAttempts`,
- * with its own jittered backoff and a retry quota that stops retrying when a
- * server keeps failing). Around it, this store retries throttling (SlowDown,
- * 503, 429), other 5xx answers and downloads cut off mid-body, with a longer
- * jittered backoff on the injected clock: sustained throttling outlasts the
- * SDK's quota, and a broken body stream happens after the SDK has returned.
- * Connection failures are not retried again by the outer layer, so an
- * unreachable endpoint fails after the SDK's attempts alone.
+ * Retries: the SDK sends each request once; this store retries throttling
+ * (SlowDown, 503, 429), other 5xx answers, connection failures, requests
+ * that time out and downloads cut off mid-body, `requestAttemptsMax` times
+ * in all, with capped exponential backoff and jitter on the injected clock,
+ * and tells `onRetry` of every failed attempt (so a caller can warn about an
+ * outage while it lasts instead of after the last attempt). Every request
+ * has a deadline (`requestTimeoutMs`, plus time for its body): a server that
+ * accepts connections but never answers (a frozen process) fails the request
+ * instead of hanging it, and `signal` abandons requests in flight at
+ * shutdown (AbortedError).
  *
  * Conditional writes (`ifNoneMatch`) send `If-None-Match: *`. Some servers
  * check that header and then write in two steps: versitygw 1.7.0 lets two
@@ -43,8 +45,14 @@ import {
   S3Client,
   UploadPartCommand,
 } from "@aws-sdk/client-s3";
+import { sleepUnlessAborted } from "../core/backoff.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
-import { errorMessage, LakehouseError, ServiceUnavailableError } from "../core/errors.ts";
+import {
+  AbortedError,
+  errorMessage,
+  LakehouseError,
+  ServiceUnavailableError,
+} from "../core/errors.ts";
 import { readFull, writeAll, writeFileAtomic } from "./_local.ts";
 import {
   checkRange,
@@ -70,6 +78,11 @@ export interface S3Config {
   readonly forcePathStyle: boolean;
   /** Attempts per request, including the first. */
   readonly requestAttemptsMax: number;
+  /**
+   * Time allowed for one request without a body; requests with a body get
+   * one more second per REQUEST_BODY_BYTES_PER_S on top.
+   */
+  readonly requestTimeoutMs: number;
   /** putFile switches to a multipart upload above this size. */
   readonly multipartThresholdBytes: number;
   /** Size of each multipart part except the last (S3 requires at least 5 MiB). */
@@ -80,6 +93,7 @@ export const DEFAULT_S3_CONFIG: Readonly<S3Config> = Object.freeze({
   region: "us-east-1",
   forcePathStyle: true,
   requestAttemptsMax: 5,
+  requestTimeoutMs: 20_000,
   multipartThresholdBytes: 16 * MiB,
   partSizeBytes: 8 * MiB,
 });
@@ -95,8 +109,8 @@ const DELETE_BATCH_KEYS_MAX = 1000;
 /** Concurrent single deletes when a server lacks DeleteObjects. */
 const DELETES_IN_FLIGHT_MAX = 8;
 const CONNECT_TIMEOUT_MS = 5_000;
-/** A socket silent this long is dropped (and the request retried). */
-const SOCKET_IDLE_TIMEOUT_MS = 60_000;
+/** The slowest transfer a request's deadline allows for (see requestTimeoutMs). */
+const REQUEST_BODY_BYTES_PER_S = 256 * 1024;
 
 export interface S3StoreOptions {
   /** Paces the outer retry backoff; tests pass a FakeClock. */
@@ -116,6 +130,10 @@ export interface S3StoreOptions {
    * bytes are ours (default true); see "Conditional writes" in the file comment.
    */
   readonly verifyConditionalPuts?: boolean;
+  /** Abandons requests in flight and retries once aborted (shutdown deadline). */
+  readonly signal?: AbortSignal;
+  /** Told of every failed attempt that will be retried, with a message naming endpoint and error. */
+  readonly onRetry?: (message: string) => void;
 }
 
 /** Bucket and key of an `s3://bucket/key` URI. */
@@ -198,8 +216,8 @@ export function classifyS3Error(error: unknown): Failure {
   if (e.$metadata === undefined) {
     // Not an answer from S3: a broken body stream, or a local file error
     // (whose names, such as Deno's "NotFound", must not read as S3 codes).
-    const network = NETWORK_CODES.has(e.code ?? "") ||
-      /socket hang up|ECONNRESET|premature close/i.test(e.message ?? "");
+    const network = NETWORK_CODES.has(e.code ?? "") || e.name === "TimeoutError" ||
+      /socket hang up|ECONNRESET|premature close|timed out/i.test(e.message ?? "");
     return network ? "interrupted" : "other";
   }
   const name = e.name ?? "";
@@ -214,8 +232,7 @@ export function classifyS3Error(error: unknown): Failure {
   if (name === "NotImplemented" || status === 501) return "notImplemented";
   if (name === "InvalidRange" || status === 416) return "invalidRange";
   if (status !== undefined && status >= 500) return "server";
-  // The SDK stamps $metadata on failures it has handled, and has already
-  // retried connection failures, so these are not retried again.
+  // No answer: the connection failed or the request's deadline passed.
   if (status === undefined && (NETWORK_CODES.has(e.code ?? "") || name === "TimeoutError")) {
     return "network";
   }
@@ -228,7 +245,7 @@ function sdkAttempts(error: unknown): number {
 
 function retriedByStore(failure: Failure): boolean {
   return failure === "throttled" || failure === "server" || failure === "conflict" ||
-    failure === "interrupted";
+    failure === "interrupted" || failure === "network";
 }
 
 export class S3Store implements ObjectStore {
@@ -242,6 +259,8 @@ export class S3Store implements ObjectStore {
   readonly #backoffMaxMs: number;
   readonly #endpoint: string;
   readonly #verifyConditionalPuts: boolean;
+  readonly #signal: AbortSignal | undefined;
+  readonly #onRetry: ((message: string) => void) | undefined;
   #batchDeleteSupported = true;
   #closed = false;
 
@@ -261,6 +280,8 @@ export class S3Store implements ObjectStore {
     this.#backoffBaseMs = options.backoffBaseMs ?? 250;
     this.#backoffMaxMs = options.backoffMaxMs ?? 20_000;
     this.#verifyConditionalPuts = options.verifyConditionalPuts ?? true;
+    this.#signal = options.signal;
+    this.#onRetry = options.onRetry;
     this.#client = options.client ?? new S3Client({
       endpoint: full.endpoint,
       region: full.region,
@@ -268,10 +289,15 @@ export class S3Store implements ObjectStore {
       credentials: full.accessKeyId !== undefined
         ? { accessKeyId: full.accessKeyId, secretAccessKey: full.secretAccessKey ?? "" }
         : undefined,
-      maxAttempts: full.requestAttemptsMax,
+      // Retries are this store's (see the file comment).
+      maxAttempts: 1,
       requestHandler: {
         connectionTimeout: CONNECT_TIMEOUT_MS,
-        requestTimeout: SOCKET_IDLE_TIMEOUT_MS,
+        requestTimeout: full.requestTimeoutMs,
+        // A response body that stops arriving fails after this long without data.
+        socketTimeout: full.requestTimeoutMs,
+        // Without it the SDK only logs a warning and keeps waiting.
+        throwOnRequestTimeout: true,
       },
       requestChecksumCalculation: "WHEN_REQUIRED",
       responseChecksumValidation: "WHEN_REQUIRED",
@@ -294,6 +320,7 @@ export class S3Store implements ObjectStore {
             Body: data,
             ContentLength: data.length,
           }),
+          this.#http(data.length),
         );
       });
       return;
@@ -312,6 +339,7 @@ export class S3Store implements ObjectStore {
                 ContentLength: data.length,
                 IfNoneMatch: "*",
               }),
+              this.#http(data.length),
             );
           } catch (error) {
             // After a retried attempt a 412 may mean our own earlier attempt
@@ -370,6 +398,7 @@ export class S3Store implements ObjectStore {
             Key: key,
             Range: `bytes=${offset}-${offset + length - 1}`,
           }),
+          this.#http(),
         );
         return { data: await bodyBytes(output), contentRange: output.ContentRange };
       });
@@ -390,7 +419,10 @@ export class S3Store implements ObjectStore {
     const { bucket, key } = this.#object(uri, "inspect");
     try {
       return await this.#retry("inspect", uri, async () => {
-        const output = await this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+        const output = await this.#client.send(
+          new HeadObjectCommand({ Bucket: bucket, Key: key }),
+          this.#http(),
+        );
         return {
           path: uri,
           size: output.ContentLength ?? 0,
@@ -417,6 +449,7 @@ export class S3Store implements ObjectStore {
             ContinuationToken: token,
             MaxKeys: this.#listPageKeys,
           }),
+          this.#http(),
         ));
       for (const object of page.Contents ?? []) {
         const key = object.Key;
@@ -450,7 +483,10 @@ export class S3Store implements ObjectStore {
     const { bucket, key } = this.#object(uri, "delete");
     try {
       await this.#retry("delete", uri, async () => {
-        await this.#client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+        await this.#client.send(
+          new DeleteObjectCommand({ Bucket: bucket, Key: key }),
+          this.#http(),
+        );
       });
     } catch (error) {
       // S3 answers 204 for a missing key; some servers answer 404 instead.
@@ -509,7 +545,10 @@ export class S3Store implements ObjectStore {
   async getFile(uri: string, localPath: string): Promise<void> {
     const { bucket, key } = this.#object(uri, "download");
     await this.#retry("download", uri, async () => {
-      const output = await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+      const output = await this.#client.send(
+        new GetObjectCommand({ Bucket: bucket, Key: key }),
+        this.#http(),
+      );
       let written = 0;
       await writeFileAtomic(localPath, async (file) => {
         const body = output.Body;
@@ -539,8 +578,18 @@ export class S3Store implements ObjectStore {
     return Promise.resolve();
   }
 
+  /** Per-request options: the deadline (longer for a body of `bodyBytes`) and the abort signal. */
+  #http(bodyBytes = 0): { abortSignal?: AbortSignal; requestTimeout: number } {
+    const requestTimeout = this.#config.requestTimeoutMs +
+      Math.ceil(bodyBytes / REQUEST_BODY_BYTES_PER_S) * 1000;
+    return this.#signal ? { abortSignal: this.#signal, requestTimeout } : { requestTimeout };
+  }
+
   async #read(bucket: string, key: string): Promise<Uint8Array> {
-    const output = await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const output = await this.#client.send(
+      new GetObjectCommand({ Bucket: bucket, Key: key }),
+      this.#http(),
+    );
     return await bodyBytes(output);
   }
 
@@ -555,6 +604,7 @@ export class S3Store implements ObjectStore {
             Bucket: bucket,
             Delete: { Objects: chunk.map(({ key }) => ({ Key: key })), Quiet: true },
           }),
+          this.#http(),
         ));
       errors = output.Errors ?? [];
     } catch (error) {
@@ -593,7 +643,11 @@ export class S3Store implements ObjectStore {
     const created = await this.#retry(
       "upload",
       uri,
-      () => this.#client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key })),
+      () =>
+        this.#client.send(
+          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
+          this.#http(),
+        ),
       detail,
     );
     const uploadId = created.UploadId;
@@ -631,6 +685,7 @@ export class S3Store implements ObjectStore {
                   Body: buffer.subarray(0, expected),
                   ContentLength: expected,
                 }),
+                this.#http(expected),
               ),
             `${detail} (part ${index + 1} of ${partCount})`,
           );
@@ -658,6 +713,7 @@ export class S3Store implements ObjectStore {
               UploadId: uploadId,
               MultipartUpload: { Parts: parts },
             }),
+            this.#http(),
           );
         } catch (error) {
           // A retried completion whose first attempt succeeded finds the upload gone.
@@ -673,6 +729,7 @@ export class S3Store implements ObjectStore {
       // Best effort: an upload left open keeps its parts (and their cost) until a lifecycle rule.
       await this.#client.send(
         new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+        this.#http(),
       ).catch(() => {});
       throw error;
     }
@@ -691,18 +748,34 @@ export class S3Store implements ObjectStore {
   ): Promise<T> {
     this.#checkOpen(action, uri);
     for (let attempt = 1;; attempt++) {
+      this.#throwIfAborted(action, uri);
       try {
         return await operation(attempt);
       } catch (error) {
+        this.#throwIfAborted(action, uri, error);
         if (error instanceof LakehouseError) throw error;
         const failure = classifyS3Error(error);
+        const described = this.#describe(failure, error, action, uri, detail, attempt);
         if (!retriedByStore(failure) || attempt >= this.#config.requestAttemptsMax) {
-          throw this.#describe(failure, error, action, uri, detail, attempt);
+          throw described;
         }
+        this.#onRetry?.(`${described.message} (attempt ${attempt}, retrying)`);
         const capMs = Math.min(this.#backoffMaxMs, this.#backoffBaseMs * 2 ** (attempt - 1));
-        await this.#clock.sleep(this.#random() * capMs);
+        await sleepUnlessAborted(this.#clock, this.#random() * capMs, this.#signal).catch(() => {
+          this.#throwIfAborted(action, uri);
+        });
       }
     }
+  }
+
+  #throwIfAborted(action: string, uri: string, cause?: unknown): void {
+    if (!this.#signal?.aborted) return;
+    throw new AbortedError(
+      `cannot ${action} ${uri}: abandoned (${errorMessage(this.#signal.reason)})`,
+      {
+        cause: cause ?? this.#signal.reason,
+      },
+    );
   }
 
   #describe(
@@ -761,9 +834,11 @@ export class S3Store implements ObjectStore {
     }
   }
 
+  /** Which key was refused, by its last characters only: the key id is a credential too. */
   #keyId(): string {
     const id = this.#config.accessKeyId;
-    return id === undefined ? " (credentials from the AWS default chain)" : ` for access key ${id}`;
+    if (id === undefined) return " (credentials from the AWS default chain)";
+    return id.length > 8 ? ` for access key ...${id.slice(-4)}` : " for the configured access key";
   }
 
   /** Server messages can echo request details; never let the secret reach a log line. */

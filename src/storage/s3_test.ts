@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { FakeClock } from "../core/clock.ts";
-import { LakehouseError, ServiceUnavailableError } from "../core/errors.ts";
+import { AbortedError, LakehouseError, ServiceUnavailableError } from "../core/errors.ts";
 import { collect } from "./_conformance.ts";
 import { classifyS3Error, parseS3Uri, type S3Config, S3Store, type S3StoreOptions } from "./s3.ts";
 import { NotFoundError, PreconditionFailedError } from "./store.ts";
@@ -160,22 +160,59 @@ Deno.test("S3Store gives up on 5xx after requestAttemptsMax with a retriable err
   assert.equal(client.calls.length, 3);
 });
 
-Deno.test("S3Store leaves connection failures to the SDK's retries", async () => {
+Deno.test("S3Store retries connection failures and timeouts itself, telling onRetry of each", async () => {
   const refused = Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), {
     code: "ECONNREFUSED",
-    $metadata: { attempts: 5 },
+    $metadata: { attempts: 1 },
   });
-  const { store, client } = open(() => {
-    throw refused;
+  const timedOut = Object.assign(new Error("a request has exceeded the configured 20000 ms"), {
+    name: "TimeoutError",
+    code: "ETIMEDOUT",
+    $metadata: { attempts: 1 },
   });
+  const retries: string[] = [];
+  const { store, client } = open(
+    (_, __, call) => {
+      throw call % 2 === 1 ? refused : timedOut;
+    },
+    { requestAttemptsMax: 4 },
+    { onRetry: (m) => retries.push(m) },
+  );
   await assert.rejects(store.head("s3://bucket/k"), (error) => {
     assert.ok(error instanceof ServiceUnavailableError);
     assert.equal(error.retriable, true);
     assert.ok(error.message.includes(ENDPOINT), error.message);
-    assert.match(error.message, /after 5 attempts/);
-    assert.equal(error.cause, refused);
+    assert.match(error.message, /after 4 attempts/);
+    assert.equal(error.cause, timedOut);
     return true;
   });
+  assert.equal(client.calls.length, 4);
+  assert.equal(retries.length, 3);
+  for (const m of retries) assert.ok(m.includes(ENDPOINT) && /retrying/.test(m), m);
+  assert.match(retries[0], /ECONNREFUSED/);
+  assert.match(retries[1], /TimeoutError/);
+});
+
+Deno.test("S3Store gives up at once when its signal aborts, in flight or between retries", async () => {
+  const controller = new AbortController();
+  const { store, client } = open(
+    () => {
+      controller.abort(new Error("shutdown deadline passed"));
+      throw Object.assign(new Error("aborted"), { name: "AbortError" });
+    },
+    {},
+    { signal: controller.signal },
+  );
+  await assert.rejects(store.get("s3://bucket/k"), (error) => {
+    assert.ok(error instanceof AbortedError, String(error));
+    assert.match(
+      error.message,
+      /cannot read s3:\/\/bucket\/k: abandoned \(shutdown deadline passed\)/,
+    );
+    return true;
+  });
+  assert.equal(client.calls.length, 1);
+  await assert.rejects(store.get("s3://bucket/k"), AbortedError);
   assert.equal(client.calls.length, 1);
 });
 
@@ -189,7 +226,9 @@ Deno.test("S3Store reports rejected credentials without the secret", async () =>
       assert.equal(error.retriable, false);
       assert.ok(error.message.includes(`credentials were rejected at ${ENDPOINT}`), error.message);
       assert.ok(error.message.includes(name), error.message);
-      assert.ok(error.message.includes("key-id"), error.message);
+      // The key id is a credential too: not shown whole.
+      assert.ok(!error.message.includes("key-id"), error.message);
+      assert.ok(error.message.includes("for the configured access key"), error.message);
       assert.ok(!error.message.includes(SECRET), error.message);
       return true;
     });

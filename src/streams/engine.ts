@@ -14,6 +14,7 @@ import { openStore } from "../storage/mod.ts";
 import type { S3Config } from "../storage/s3.ts";
 import type { ObjectStore } from "../storage/store.ts";
 import { InlineDecoder, WorkerDecoder } from "../batch/decoder.ts";
+import { OutageRetry } from "../core/outage.ts";
 import type { ReleasedBatch } from "../batch/types.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventsStream, RejectsStream, type StreamResult } from "./streams.ts";
@@ -50,6 +51,14 @@ export interface EngineConfig {
   /** DuckDB worker threads (default: DuckDB's choice, all cores). */
   readonly duckdbThreads?: number;
   readonly clock: Clock;
+  /** Jitter of retry backoff, in [0, 1) (default Math.random). */
+  readonly random?: () => number;
+  /**
+   * Aborted when the engine must give up on work in flight (the shutdown
+   * deadline): retries through an outage stop, S3 requests are abandoned,
+   * and what was not committed is read again on the next start.
+   */
+  readonly signal?: AbortSignal;
   readonly logger: Logger;
   readonly onBatchCommitted?: (
     batch: ReleasedBatch,
@@ -62,7 +71,9 @@ export interface RunningEngine {
   readonly catalog: Catalog;
   readonly store: ObjectStore;
   readonly warehouse: string;
-  readonly writers: readonly TableWriter[];
+  /** Stream A and the dead-letter stream. */
+  readonly events: EventsStream;
+  readonly rejects: RejectsStream;
   close(): Promise<void>;
 }
 
@@ -72,17 +83,43 @@ export function warehouseUri(text: string): string {
   return `file://${resolve(text)}`.replace(/\/+$/, "");
 }
 
+/** What the engine does while storage fails, as its warnings say. */
+const WHILE_FAILING = "retrying with backoff (at most 10 s apart); once the queued batches are " +
+  "full, reading from Kafka pauses until it recovers; nothing is lost";
+
 export async function startEngine(config: EngineConfig): Promise<RunningEngine> {
   const warehouse = warehouseUri(config.warehouse);
-  const store = openStore(warehouse, config.s3);
+  const retry = new OutageRetry({
+    subject: `writing to ${warehouse}`,
+    meanwhile: WHILE_FAILING,
+    logger: config.logger,
+    clock: config.clock,
+    random: config.random ?? Math.random,
+    signal: config.signal,
+  });
+  const store = openStore(warehouse, config.s3, {
+    signal: config.signal,
+    onRetry: (message) => retry.report(message),
+  });
   const catalog = await openCatalog(config.catalog);
   const engine = await Engine.open({
     memoryLimit: config.memoryLimit,
     threads: config.duckdbThreads,
   });
+  // Staging runs beside the writes (the next batch while one is written),
+  // on another disk: an outage of its own, reported on its own.
+  const staging = new OutageRetry({
+    subject: `staging batches in ${config.tempDir}`,
+    meanwhile: WHILE_FAILING,
+    logger: config.logger,
+    clock: config.clock,
+    random: config.random ?? Math.random,
+    signal: config.signal,
+  });
+  const decodeRetry = <T>(attempt: () => Promise<T>) => staging.run(attempt);
   const decoder = config.decodeInline
-    ? new InlineDecoder(config.tempDir)
-    : new WorkerDecoder(config.tempDir);
+    ? new InlineDecoder(config.tempDir, decodeRetry)
+    : new WorkerDecoder(config.tempDir, decodeRetry);
   await Deno.mkdir(config.tempDir, { recursive: true });
   try {
     const writer = (name: keyof typeof TABLES) =>
@@ -101,33 +138,34 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       });
     const eventsWriter = writer("orders_events");
     const rejectsWriter = writer("orders_rejects");
-    const streams = [
-      new EventsStream(
-        eventsWriter,
-        await loadSqlFile("events.sql", config.sqlDir),
-        engine,
-        config.tempDir,
-        config.clock,
-      ),
-      new RejectsStream(
-        rejectsWriter,
-        await loadSqlFile("rejects.sql", config.sqlDir),
-        engine,
-        config.tempDir,
-        config.clock,
-        {
-          idleCommitMs: REJECTS_IDLE_COMMIT_MS,
-          pendingRecordsMax: REJECTS_PENDING_MAX,
-          pendingBytesMax: REJECTS_PENDING_BYTES_MAX,
-        },
-      ),
-    ];
-    for (const s of streams) {
-      await s.writer.open();
+    const events = new EventsStream(
+      eventsWriter,
+      await loadSqlFile("events.sql", config.sqlDir),
+      engine,
+      config.tempDir,
+      config.clock,
+    );
+    const rejects = new RejectsStream(
+      rejectsWriter,
+      await loadSqlFile("rejects.sql", config.sqlDir),
+      await loadSqlFile("rejects.sql"),
+      engine,
+      config.tempDir,
+      config.clock,
+      {
+        idleCommitMs: REJECTS_IDLE_COMMIT_MS,
+        pendingRecordsMax: REJECTS_PENDING_MAX,
+        pendingBytesMax: REJECTS_PENDING_BYTES_MAX,
+      },
+    );
+    for (const s of [events, rejects]) {
+      // Creating or reading the table goes through an outage like any write.
+      await retry.run(() => s.writer.open());
       await s.check();
     }
     const pipeline = new Pipeline({
-      streams,
+      events,
+      rejects,
       decoder,
       batchRecordsMax: config.batchRecordsMax,
       batchBytesMax: config.batchBytesMax,
@@ -135,6 +173,8 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       queuedBatchesMax: config.queuedBatchesMax,
       clock: config.clock,
       logger: config.logger,
+      retry,
+      tempDir: config.tempDir,
       onBatchCommitted: config.onBatchCommitted,
     });
     return {
@@ -142,7 +182,8 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       catalog,
       store,
       warehouse,
-      writers: [eventsWriter, rejectsWriter],
+      events,
+      rejects,
       close: async () => {
         decoder.close();
         engine.close();
@@ -157,6 +198,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     decoder.close();
     engine.close();
     await catalog.close();
+    await store.close();
     throw error;
   }
 }

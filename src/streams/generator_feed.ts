@@ -32,7 +32,7 @@ export interface GeneratorFeedResult {
 
 export async function runGeneratorFeed(o: GeneratorFeedOptions): Promise<GeneratorFeedResult> {
   const partitionList = Array.from({ length: o.partitions }, (_, p) => p);
-  const start = o.pipeline.startOffsets(partitionList);
+  const start = await o.pipeline.startOffsets(partitionList);
   const next = new Array<bigint>(o.partitions).fill(0n);
   const encoder = new TextEncoder();
   let chunk: RawRecord[] = [];

@@ -5,6 +5,7 @@
  * the key, so readers walk the snapshot ancestry to the newest one that does.
  */
 import { LakehouseError } from "../core/errors.ts";
+import { describeJsonSyntaxError } from "../core/json_syntax.ts";
 import { ancestorsOf, currentSnapshot } from "../iceberg/spec/metadata.ts";
 import type { TableMetadata } from "../iceberg/spec/types.ts";
 
@@ -25,18 +26,33 @@ export function encodeOffsets(offsets: TableOffsets): string {
 }
 
 export function decodeOffsets(text: string, where: string): TableOffsets {
-  let value: { topic?: unknown; next?: Record<string, unknown> };
+  let value: unknown;
   try {
     value = JSON.parse(text);
   } catch {
-    throw new LakehouseError(`${where}: ${OFFSETS_KEY} is not JSON: ${text.slice(0, 100)}`);
+    // The location and what is wrong, never the summary's text.
+    throw new LakehouseError(
+      `${where}: ${OFFSETS_KEY} is not valid JSON: ${describeJsonSyntaxError(text)}`,
+    );
   }
-  if (typeof value.topic !== "string" || typeof value.next !== "object" || value.next === null) {
-    throw new LakehouseError(`${where}: ${OFFSETS_KEY} lacks topic or next: ${text.slice(0, 100)}`);
+  const { topic, next } = (value ?? {}) as { topic?: unknown; next?: unknown };
+  if (
+    typeof topic !== "string" || typeof next !== "object" || next === null || Array.isArray(next)
+  ) {
+    throw new LakehouseError(
+      `${where}: ${OFFSETS_KEY} must be {"topic": string, "next": {partition: offset}}`,
+    );
   }
-  const next = new Map<number, bigint>();
-  for (const [p, o] of Object.entries(value.next)) next.set(Number(p), BigInt(o as string));
-  return { topic: value.topic, next };
+  const offsets = new Map<number, bigint>();
+  for (const [p, o] of Object.entries(next)) {
+    if (!/^(0|[1-9]\d{0,9})$/.test(p) || typeof o !== "string" || !/^(0|[1-9]\d{0,18})$/.test(o)) {
+      throw new LakehouseError(
+        `${where}: ${OFFSETS_KEY}.next must map partition numbers to offsets in decimal strings`,
+      );
+    }
+    offsets.set(Number(p), BigInt(o));
+  }
+  return { topic, next: offsets };
 }
 
 /** The offsets of the newest snapshot (in the current ancestry) that recorded them. */

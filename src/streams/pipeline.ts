@@ -2,23 +2,49 @@
  * The engine's core loop: records from a feed (Kafka, or the in-process
  * generator in the demo) go into the micro-batcher; each closed batch is
  * decoded once (in the decode worker, as soon as it closes, so that it
- * overlaps with the writing of the batch before it) and handed to every
- * stream in turn, each committing its own table. At most `queuedBatchesMax`
- * closed batches wait, so a slow writer makes `offer` wait and the feed stops
- * fetching (bounded memory).
+ * overlaps with the writing of the batch before it) and written to the
+ * tables. At most `queuedBatchesMax` closed batches wait, so a slow writer
+ * makes `offer` wait and the feed stops fetching (bounded memory).
+ *
+ * Per batch: Stream A stages its files locally; records its write failed on
+ * go to the dead-letter table first (committed before Stream A commits, so
+ * a crash in between cannot lose them: the replay finds them committed
+ * there); then Stream A uploads and commits; then the dead-letter stream
+ * takes the batch's rejects (committing them every so often). A step that
+ * fails in a way that may heal (storage or catalog unreachable, a full
+ * disk) is retried with backoff until it works or the shutdown deadline
+ * passes, which holds the queue and so pauses consumption meanwhile.
  */
+import { join } from "node:path";
 import { MicroBatcher } from "../batch/batcher.ts";
+import { encodeRejects } from "../batch/columnar.ts";
 import { type Batch, type RawRecord, type ReleasedBatch, releaseRecords } from "../batch/types.ts";
 import type { DecodedBatch } from "../batch/decode.ts";
 import type { BatchDecoder } from "../batch/decoder.ts";
+import { CommitStateUnknownError } from "../catalog/catalog.ts";
+import { isRetriable } from "../core/backoff.ts";
 import type { Clock } from "../core/clock.ts";
-import { LakehouseError } from "../core/errors.ts";
+import { errorMessage, LakehouseError } from "../core/errors.ts";
+import { isTransientIoError } from "../core/io_errors.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Logger } from "../core/log.ts";
-import type { AppendStream, StreamResult } from "./streams.ts";
+import type { OutageRetry } from "../core/outage.ts";
+import { ValidationError } from "../iceberg/commit/commit.ts";
+import {
+  type EventsStream,
+  type FailedRecord,
+  type PreparedEvents,
+  type RejectsStream,
+  type StagedRejects,
+  type StreamResult,
+  WRITE_FAILED_KIND,
+} from "./streams.ts";
 
 export interface PipelineOptions {
-  readonly streams: readonly AppendStream[];
+  /** Stream A: its commits make events visible, so they drive the freshness figures. */
+  readonly events: EventsStream;
+  /** The dead-letter stream: validation rejects and records a write failed on. */
+  readonly rejects: RejectsStream;
   readonly decoder: BatchDecoder;
   readonly batchRecordsMax: number;
   readonly batchBytesMax: number;
@@ -26,6 +52,10 @@ export interface PipelineOptions {
   readonly queuedBatchesMax: number;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Retries the steps of a batch through storage and catalog outages. */
+  readonly retry: OutageRetry;
+  /** Scratch directory for the rejects of failed writes. */
+  readonly tempDir: string;
   /** Called after every stream committed a batch (e.g. to commit consumer-group offsets). */
   readonly onBatchCommitted?: (
     batch: ReleasedBatch,
@@ -37,6 +67,8 @@ export interface PipelineStats {
   recordsIn: number;
   recordsCommitted: number;
   rejects: number;
+  /** Records a table write failed on, sent to the dead-letter table. */
+  writeFailures: number;
   skipped: number;
   batches: number;
   commits: number;
@@ -44,6 +76,9 @@ export interface PipelineStats {
   readonly freshness: Histogram;
   lastBatchMs: number;
 }
+
+/** Attempts at a batch whose commit lost a race to another writer (re-staged each time). */
+const RACE_ATTEMPTS_MAX = 3;
 
 export class Pipeline {
   readonly #options: PipelineOptions;
@@ -56,6 +91,7 @@ export class Pipeline {
     recordsIn: 0,
     recordsCommitted: 0,
     rejects: 0,
+    writeFailures: 0,
     skipped: 0,
     batches: 0,
     commits: 0,
@@ -72,23 +108,29 @@ export class Pipeline {
     });
   }
 
+  get #writers() {
+    return [this.#options.events.writer, this.#options.rejects.writer];
+  }
+
   /**
    * Where a feed must (re)start each partition: after the last record it
    * already handed over, for a partition it kept through a rebalance (those
    * records are in flight here, and a second copy would be refused);
-   * otherwise the lowest next offset over all streams' tables.
+   * otherwise the lowest next offset over all tables, read afresh from the
+   * catalog (retried through an outage: another process may have committed).
    */
-  startOffsets(partitions: readonly number[]): Map<number, bigint> {
+  async startOffsets(partitions: readonly number[]): Promise<Map<number, bigint>> {
+    for (const w of this.#writers) await this.#options.retry.run(() => w.refresh());
     return new Map(
       partitions.map((p) => [p, this.#batcher.nextOffset(p) ?? this.committedOffset(p)]),
     );
   }
 
-  /** The lowest next offset of a partition over all streams' tables: what every table holds. */
+  /** The lowest next offset of a partition over all tables: what every table holds. */
   committedOffset(partition: number): bigint {
     let min: bigint | undefined;
-    for (const s of this.#options.streams) {
-      const n = s.writer.nextOffset(partition);
+    for (const w of this.#writers) {
+      const n = w.nextOffset(partition);
       if (min === undefined || n < min) min = n;
     }
     return min ?? 0n;
@@ -132,11 +174,7 @@ export class Pipeline {
   /** Drops buffered records of partitions this process no longer owns. */
   revoke(partitions: readonly number[]): void {
     this.#batcher.revoke(partitions);
-    for (const s of this.#options.streams) s.revoke(partitions);
-  }
-
-  msUntilDue(): number | undefined {
-    return this.#batcher.msUntilDue(this.#options.clock.now());
+    this.#options.rejects.revoke(partitions);
   }
 
   /** Commits everything buffered and waits for it. */
@@ -145,7 +183,7 @@ export class Pipeline {
     if (b) this.#enqueue(b);
     while (this.#worker) await this.#worker;
     this.#throwIfFailed();
-    for (const s of this.#options.streams) await s.settle();
+    await this.#retrying(() => this.#options.rejects.settle());
   }
 
   #enqueue(batch: Batch): void {
@@ -180,32 +218,125 @@ export class Pipeline {
     }
   }
 
+  /** Retries `operation` through outages; an unknown commit outcome is settled by redoing it. */
+  #retrying<T>(operation: () => Promise<T>): Promise<T> {
+    return this.#options.retry.run(
+      operation,
+      (error) => isRetriable(error) || error instanceof CommitStateUnknownError,
+    );
+  }
+
   async #process(batch: ReleasedBatch, decoded: DecodedBatch): Promise<void> {
-    const results: StreamResult[] = [];
+    const { events, rejects } = this.#options;
     const final = batch.reason === "flush";
-    for (const stream of this.#options.streams) {
-      results.push(await stream.process(batch, decoded, final));
+    let eventsResult: StreamResult;
+    let writeFailures = 0;
+    try {
+      let prepared = await this.#retrying(() => events.prepare(batch, decoded));
+      try {
+        for (let attempt = 1;; attempt++) {
+          if (prepared.failed.length > 0) {
+            writeFailures += prepared.failed.length;
+            await this.#rejectFirst(batch, decoded, prepared.failed);
+          }
+          try {
+            eventsResult = await this.#retrying(() => events.publish(prepared));
+            break;
+          } catch (error) {
+            // Another writer committed some of these partitions first: re-read
+            // the offsets and redo the batch without what the table holds.
+            if (!(error instanceof ValidationError) || attempt >= RACE_ATTEMPTS_MAX) throw error;
+            await prepared.staged?.dispose();
+            prepared = await this.#restage(batch, decoded, prepared);
+          }
+        }
+      } finally {
+        await prepared.staged?.dispose();
+      }
+    } finally {
+      await Deno.remove(decoded.stagedPath).catch(() => {});
     }
+    const rejectsResult = await this.#retrying(() => rejects.process(batch, decoded, final));
+    const results = [eventsResult, rejectsResult];
+
     const now = this.#options.clock.now();
-    const events = results.find((r) => r.stream === this.#options.streams[0].writer.name);
     this.stats.batches++;
     this.stats.commits += results.filter((r) => r.commit).length;
     this.stats.recordsCommitted += batch.count;
-    this.stats.rejects += decoded.rejections.length;
+    this.stats.rejects += decoded.rejections.length + writeFailures;
+    this.stats.writeFailures += writeFailures;
     this.stats.skipped += Math.min(...results.map((r) => r.skipped));
     this.stats.lastBatchMs = now;
-    if (events?.commit !== undefined) {
-      for (const t of batch.timestamps) this.stats.freshness.add(now - t);
+    if (eventsResult.commit !== undefined) {
+      // A record without a Kafka timestamp (-1), or stamped in the future by
+      // its producer, has no freshness to measure.
+      for (const t of batch.timestamps) if (t >= 0 && t <= now) this.stats.freshness.add(now - t);
     }
     this.#options.logger.debug(
-      `batch of ${batch.count} (${batch.reason}) committed: ${decoded.accepted} accepted, ${decoded.rejections.length} rejected`,
+      `batch of ${batch.count} (${batch.reason}) committed: ${decoded.accepted} accepted, ` +
+        `${decoded.rejections.length} rejected, ${writeFailures} failed to write`,
     );
     await this.#options.onBatchCommitted?.(batch, results);
+  }
+
+  /** After a lost race: the table's offsets afresh, and the batch staged against them. */
+  async #restage(
+    batch: ReleasedBatch,
+    decoded: DecodedBatch,
+    before: PreparedEvents,
+  ): Promise<PreparedEvents> {
+    const { events } = this.#options;
+    await this.#retrying(() => events.writer.refresh());
+    const again = await this.#retrying(() => events.prepare(batch, decoded));
+    // The records that failed before are committed to the dead-letter table
+    // already; only new ones (none, for deterministic SQL) go there again.
+    const known = new Set(before.failed.map((f) => `${f.record.partition}/${f.record.offset}`));
+    const failed = again.failed.filter((f) =>
+      !known.has(`${f.record.partition}/${f.record.offset}`)
+    );
+    return { ...again, failed };
+  }
+
+  /**
+   * Commits the batch's rejects, with the records the events write failed
+   * on, before the events table commits: once the events table holds the
+   * batch, a replay would no longer stage those records, so they must
+   * already be in the dead-letter table.
+   */
+  async #rejectFirst(
+    batch: ReleasedBatch,
+    decoded: DecodedBatch,
+    failed: readonly FailedRecord[],
+  ): Promise<void> {
+    const { rejects, clock, tempDir } = this.#options;
+    const lines = encodeRejects(
+      failed.map((f) => ({
+        record: f.record,
+        reason: f.reason,
+        kind: WRITE_FAILED_KIND,
+      })),
+      clock.now(),
+    );
+    const path = join(tempDir, `write-failed-${crypto.randomUUID()}.ndjson`);
+    await this.#retrying(() => Deno.writeFile(path, lines).catch(localWriteError(path)));
+    const extra: StagedRejects = { path, count: failed.length, bytes: lines.length };
+    rejects.absorb(batch, decoded, [extra]);
+    await this.#retrying(() => rejects.commitPending());
   }
 
   #throwIfFailed(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
+}
+
+/** A scratch-file write error, retriable when the disk may come back (full, permissions). */
+function localWriteError(path: string) {
+  return (error: unknown): never => {
+    throw new LakehouseError(`cannot write scratch file ${path}: ${errorMessage(error)}`, {
+      cause: error,
+      retriable: isTransientIoError(error),
+    });
+  };
 }
 
 /** DuckDB running out of memory on a batch: say which knobs decide that. */

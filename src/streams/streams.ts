@@ -6,16 +6,26 @@
  * not re-serialized, by the decode worker), mapped by the stream's SQL file,
  * written and committed with the batch's offsets. Each table is exactly-once
  * on its own.
+ *
+ * No record may stop its partition: when the values of some rows make a
+ * table write fail (DataError: a conversion, an overflow, a user's SQL file
+ * calling error()), the stream isolates those rows (isolate.ts) and they go
+ * to the dead-letter table with the error as their reason, while the rest
+ * of the batch is committed as usual.
  */
 import { join } from "node:path";
 import type { DecodedBatch } from "../batch/decode.ts";
-import type { PartitionRange, ReleasedBatch } from "../batch/types.ts";
+import { StagedLines } from "../batch/staged_lines.ts";
+import type { RejectKind } from "../batch/validate.ts";
+import type { PartitionRange, RawRecord, ReleasedBatch } from "../batch/types.ts";
 import type { Clock } from "../core/clock.ts";
-import { LakehouseError } from "../core/errors.ts";
+import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
+import type { Logger } from "../core/log.ts";
 import { type Engine, sqlIdent, sqlString } from "../engine/duckdb.ts";
 import { type SqlFile, sqlFileError } from "../engine/sql_files.ts";
 import { ValidationError } from "../iceberg/commit/commit.ts";
-import { validateRelation } from "../iceberg/write/data_files.ts";
+import { type StagedDataFiles, validateRelation } from "../iceberg/write/data_files.ts";
+import { type IsolatedFailure, isolateFailures } from "./isolate.ts";
 import type { TableWriter, WriteResult } from "./table_writer.ts";
 
 export interface StreamResult extends WriteResult {
@@ -23,6 +33,16 @@ export interface StreamResult extends WriteResult {
   /** Records of the batch this table had already committed (replays). */
   readonly skipped: number;
 }
+
+/** A record a table write failed on, bound for the dead-letter table. */
+export interface FailedRecord {
+  readonly record: RawRecord;
+  /** The table and the error, as the dead-letter row's reason. */
+  readonly reason: string;
+}
+
+/** Reject kind of records a table write failed on. */
+export const WRITE_FAILED_KIND: RejectKind = "write_failed";
 
 /** Options of the dead-letter stream, whose rows are few and far between. */
 export interface RejectsStreamOptions {
@@ -43,6 +63,32 @@ const EVENT_PAYLOAD_TYPE = `STRUCT(
   items STRUCT(sku VARCHAR, quantity INTEGER, unit_price DECIMAL(12, 2), category VARCHAR)[],
   current_status VARCHAR)`;
 
+/**
+ * A valid event in the staged form, run through the events SQL file at
+ * start-up: a file that fails on every row (a bad cast, a call of error())
+ * stops start-up with its name instead of sending every record to the
+ * dead-letter table.
+ */
+const SAMPLE_STAGED_EVENT = JSON.stringify({
+  kafka_topic: "sample",
+  kafka_partition: 0,
+  kafka_offset: 0,
+  kafka_timestamp_ms: 1_767_225_600_000,
+  ingested_at_ms: 1_767_225_600_000,
+  payload: {
+    event_id: "00000000-0000-4000-8000-000000000001",
+    event_type: "ORDER_CREATED",
+    event_timestamp: 1_767_225_600,
+    order_id: "00000000-0000-4000-8000-000000000002",
+    user_id: "user-000001",
+    total_amount: 25.98,
+    currency: "USD",
+    payment_method: "credit_card",
+    items: [{ sku: "SKU-00001", quantity: 2, unit_price: 12.99, category: "books" }],
+    current_status: "CREATED",
+  },
+}) + "\n";
+
 export abstract class AppendStream {
   readonly writer: TableWriter;
   readonly sql: SqlFile;
@@ -61,16 +107,9 @@ export abstract class AppendStream {
   abstract get inputName(): string;
   protected abstract stagedColumns(): string;
 
-  /**
-   * Writes the batch into this stream's table, exactly once: records the
-   * table already holds are left out. `final` asks to commit everything
-   * held back (shutdown).
-   */
-  abstract process(
-    batch: ReleasedBatch,
-    decoded: DecodedBatch,
-    final?: boolean,
-  ): Promise<StreamResult>;
+  protected get logger(): Logger {
+    return this.writer.options.logger;
+  }
 
   /** Commits whatever the stream holds back (at shutdown); nothing by default. */
   settle(): Promise<void> {
@@ -118,23 +157,75 @@ export abstract class AppendStream {
   }
 
   /**
-   * The stream's SQL file as a view over the input relation (checked against
-   * the table schema): the writer reads it once, so nothing is materialized
-   * in between.
+   * `sql`'s statement as a view over the input relation (checked against the
+   * table schema): the writer reads it once, so nothing is materialized in
+   * between.
    */
-  protected async map(): Promise<string> {
-    const rows = `__rows_${this.inputName}`;
+  protected async map(sql: SqlFile = this.sql, suffix = ""): Promise<string> {
+    const rows = `__rows_${this.inputName}${suffix}`;
     try {
-      await this.engine.run(`CREATE OR REPLACE TEMP VIEW ${rows} AS ${this.sql.text}`);
+      await this.engine.run(`CREATE OR REPLACE TEMP VIEW ${rows} AS ${sql.text}`);
     } catch (error) {
-      throw sqlFileError(this.sql, error);
+      throw sqlFileError(sql, error);
     }
     try {
       await validateRelation(this.engine, this.writer.options.schema, rows);
     } catch (error) {
-      throw new LakehouseError(`${this.sql.path}: ${(error as Error).message}`, { cause: error });
+      if (error instanceof DataError) throw new DataError(errorMessage(error), { cause: error });
+      throw new LakehouseError(`${sql.path}: ${errorMessage(error)}`, { cause: error });
     }
     return rows;
+  }
+
+  /** Loads `files` (rows passing `where`), maps them through `sql` and stages the result. */
+  protected async stageFiles(
+    files: readonly string[],
+    where: string,
+    sql: SqlFile = this.sql,
+  ): Promise<StagedDataFiles> {
+    await this.load(files, where);
+    return await this.writer.stage(await this.map(sql));
+  }
+
+  /**
+   * Searches `lines` (known to fail together when staged) for the ones that
+   * fail alone, staging subsets without publishing them.
+   */
+  protected async isolate(
+    lines: StagedLines,
+    candidates: readonly number[],
+    where: string,
+    sql: SqlFile = this.sql,
+  ): Promise<IsolatedFailure[]> {
+    const started = this.clock.now();
+    let reported = started;
+    this.logger.warn(
+      `${this.writer.name}: writing a batch failed on the values of some of its ` +
+        `${candidates.length} rows; isolating them for ${
+          this.writer.name === "orders_rejects" ? "the built-in rejects.sql" : "orders_rejects"
+        }`,
+    );
+    return await isolateFailures(candidates, {
+      probe: async (subset) => {
+        const path = await lines.writeSubset(this.tempDir, subset);
+        try {
+          const staged = await this.stageFiles([path], where, sql);
+          await staged.dispose();
+        } finally {
+          await Deno.remove(path).catch(() => {});
+        }
+      },
+      onProbe: (probes, found) => {
+        const now = this.clock.now();
+        if (now - reported < 5_000) return;
+        reported = now;
+        this.logger.info(
+          `${this.writer.name}: isolating failing rows: ${probes} probes in ${
+            ((now - started) / 1000).toFixed(0)
+          } s, ${found} found so far`,
+        );
+      },
+    });
   }
 }
 
@@ -167,44 +258,138 @@ function freshPredicate(
   return terms.length === 0 ? "true" : terms.join(" AND ");
 }
 
+/** Stream A's batch, staged and ready to publish. */
+export interface PreparedEvents {
+  readonly batch: ReleasedBatch;
+  /** Undefined when the table already holds the whole batch. */
+  readonly staged: StagedDataFiles | undefined;
+  readonly ranges: readonly PartitionRange[];
+  /** The table's offsets the batch was selected with. */
+  readonly expected: ReadonlyMap<number, bigint>;
+  readonly skipped: number;
+  /** Records the write failed on: they are left out, for the dead-letter table. */
+  readonly failed: readonly FailedRecord[];
+}
+
+/** Rounds of isolation before a batch that keeps failing stops the engine. */
+const ISOLATION_ROUNDS_MAX = 3;
+
 export class EventsStream extends AppendStream {
   get inputName(): string {
     return "batch";
   }
 
-  async process(batch: ReleasedBatch, decoded: DecodedBatch): Promise<StreamResult> {
-    const path = decoded.stagedPath;
+  /** Also runs a sample event through the SQL file: one that fails on every row stops start-up. */
+  override async check(): Promise<void> {
+    await super.check();
+    const sample = join(this.tempDir, `sample-${crypto.randomUUID()}.ndjson`);
+    await Deno.writeTextFile(sample, SAMPLE_STAGED_EVENT);
     try {
-      for (let attempt = 1;; attempt++) {
-        const expected = new Map(this.writer.nextOffsets());
-        const skipped = countCommitted(batch, expected);
-        const ranges = batch.ranges.filter((r) => r.nextOffset > (expected.get(r.partition) ?? 0n));
-        if (ranges.length === 0) {
-          return { stream: this.writer.name, commit: undefined, rows: 0n, files: 0, skipped };
-        }
-        try {
-          const t0 = performance.now();
-          await this.load(
-            [path],
-            freshPredicate(batch, expected, "kafka_partition", "kafka_offset"),
-          );
-          const t1 = performance.now();
-          const result = await this.writer.write(await this.map(), ranges, expected);
-          this.writer.options.logger.debug(
-            `${this.writer.name}: ${batch.count} records: load ${ms(t1 - t0)}, ` +
-              `map+write+commit ${ms(performance.now() - t1)}`,
-          );
-          return { ...result, stream: this.writer.name, skipped };
-        } catch (error) {
-          // Another writer committed some of these partitions first: re-read
-          // the offsets and redo the batch without what it already holds.
-          if (!(error instanceof ValidationError) || attempt >= 3) throw error;
-          await this.writer.refresh();
-        }
-      }
+      const staged = await this.stageFiles([sample], "true");
+      await staged.dispose();
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      throw new LakehouseError(
+        `${this.sql.path}: fails on a valid sample event, so it would fail on every event: ${
+          dataErrorText(error)
+        }`,
+        { cause: error },
+      );
     } finally {
-      await Deno.remove(path).catch(() => {});
+      await Deno.remove(sample).catch(() => {});
     }
+  }
+
+  /**
+   * Stages the batch's records the table does not hold yet (no upload).
+   * Records the write fails on are isolated and returned in `failed`.
+   */
+  async prepare(batch: ReleasedBatch, decoded: DecodedBatch): Promise<PreparedEvents> {
+    const expected = new Map(this.writer.nextOffsets());
+    const skipped = countCommitted(batch, expected);
+    const ranges = batch.ranges.filter((r) => r.nextOffset > (expected.get(r.partition) ?? 0n));
+    const base = { batch, ranges, expected, skipped };
+    if (ranges.length === 0) return { ...base, staged: undefined, failed: [] };
+    const where = freshPredicate(batch, expected, "kafka_partition", "kafka_offset");
+    const t0 = performance.now();
+    try {
+      const staged = await this.stageFiles([decoded.stagedPath], where);
+      this.logger.debug(
+        `${this.writer.name}: ${batch.count} records staged in ${ms(performance.now() - t0)}`,
+      );
+      return { ...base, staged, failed: [] };
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      return { ...base, ...await this.#stageIsolating(decoded, expected, error) };
+    }
+  }
+
+  /** Uploads and commits a prepared batch (ValidationError: another writer got there first). */
+  async publish(prepared: PreparedEvents): Promise<StreamResult> {
+    const { staged, ranges, expected, skipped } = prepared;
+    if (staged === undefined) {
+      return { stream: this.writer.name, commit: undefined, rows: 0n, files: 0, skipped };
+    }
+    const result = await this.writer.publish([staged], ranges, expected);
+    return { ...result, stream: this.writer.name, skipped };
+  }
+
+  async #stageIsolating(
+    decoded: DecodedBatch,
+    expected: ReadonlyMap<number, bigint>,
+    first: DataError,
+  ): Promise<{ staged: StagedDataFiles | undefined; failed: FailedRecord[] }> {
+    const lines = await StagedLines.read(decoded.stagedPath, decoded.blanked);
+    // Only records the table does not hold yet: a committed one is not retried.
+    let candidates: number[] = [];
+    for (let i = 0; i < lines.count; i++) {
+      const { partition, offset } = lines.lineage(i);
+      if (offset >= (expected.get(partition) ?? 0n)) candidates.push(i);
+    }
+    const failed: FailedRecord[] = [];
+    let error = first;
+    for (let round = 1; round <= ISOLATION_ROUNDS_MAX; round++) {
+      const found = await this.isolate(lines, candidates, "true");
+      if (found.length === 0) {
+        throw new LakehouseError(
+          `${this.writer.name}: writing a batch fails, but on no row alone (does ${this.sql.path} ` +
+            `combine rows?): ${dataErrorText(error)}`,
+          { cause: error },
+        );
+      }
+      const bad = new Set(found.map((f) => f.item));
+      for (const f of found) {
+        failed.push({ record: lines.record(f.item), reason: this.#reason(f.error) });
+      }
+      candidates = candidates.filter((i) => !bad.has(i));
+      this.logger.warn(
+        `${this.writer.name}: ${found.length} record(s) go to orders_rejects as ${WRITE_FAILED_KIND}: ${
+          found.slice(0, 3).map((f) => {
+            const l = lines.lineage(f.item);
+            return `partition ${l.partition} offset ${l.offset}`;
+          }).join(", ")
+        }${found.length > 3 ? ", ..." : ""} (${dataErrorText(found[0].error)})`,
+      );
+      if (candidates.length === 0) return { staged: undefined, failed };
+      const rest = await lines.writeSubset(this.tempDir, candidates);
+      try {
+        return { staged: await this.stageFiles([rest], "true"), failed };
+      } catch (again) {
+        if (!(again instanceof DataError)) throw again;
+        error = again;
+      } finally {
+        await Deno.remove(rest).catch(() => {});
+      }
+    }
+    throw new LakehouseError(
+      `${this.writer.name}: a batch still fails after ${ISOLATION_ROUNDS_MAX} rounds of ` +
+        `isolating failing rows: ${dataErrorText(error)}`,
+      { cause: error },
+    );
+  }
+
+  #reason(error: DataError): string {
+    return `${this.writer.name} write failed (${this.sql.name}): ${dataErrorText(error)}`;
   }
 
   protected stagedColumns(): string {
@@ -221,31 +406,70 @@ export class EventsStream extends AppendStream {
   }
 }
 
+/** The first line of a DuckDB or schema error, without our "SQL failed" framing. */
+export function dataErrorText(error: Error): string {
+  return error.message.replace(/^SQL failed: /, "").split("\n")[0];
+}
+
 export class RejectsStream extends AppendStream {
   readonly #options: RejectsStreamOptions;
+  /** The shipped rejects.sql: rows a customized one fails on are written through it. */
+  readonly #builtin: SqlFile;
   /** Staged files of rejects read but not yet committed (written by the decoder). */
   #pending: string[] = [];
   #pendingRecords = 0;
   #pendingBytes = 0;
   /** Per partition, the offset this stream has read up to but not committed. */
   readonly #owed = new Map<number, bigint>();
+  /** Batches whose rejects are already pending (a batch can be absorbed early). */
+  readonly #absorbed = new WeakSet<ReleasedBatch>();
   #lastCommitMs: number;
 
   constructor(
     writer: TableWriter,
     sql: SqlFile,
+    builtin: SqlFile,
     engine: Engine,
     tempDir: string,
     clock: Clock,
     options: RejectsStreamOptions,
   ) {
     super(writer, sql, engine, tempDir, clock);
+    this.#builtin = builtin;
     this.#options = options;
     this.#lastCommitMs = clock.now();
   }
 
   get inputName(): string {
     return "rejects";
+  }
+
+  /**
+   * Takes in a batch's rejects (and `extra` staged reject files, such as the
+   * records a table write failed on) without committing. Idempotent per
+   * batch.
+   */
+  absorb(batch: ReleasedBatch, decoded: DecodedBatch, extra: readonly StagedRejects[] = []): void {
+    if (this.#absorbed.has(batch)) {
+      for (const e of extra) this.#addPending(e.path, e.count, e.bytes);
+      return;
+    }
+    this.#absorbed.add(batch);
+    if (decoded.rejectsPath !== undefined) {
+      this.#addPending(decoded.rejectsPath, decoded.rejections.length, decoded.rejectsBytes);
+    }
+    for (const e of extra) this.#addPending(e.path, e.count, e.bytes);
+    for (const r of batch.ranges) {
+      if (r.nextOffset > (this.#owed.get(r.partition) ?? 0n)) {
+        this.#owed.set(r.partition, r.nextOffset);
+      }
+    }
+  }
+
+  #addPending(path: string, records: number, bytes: number): void {
+    this.#pending.push(path);
+    this.#pendingRecords += records;
+    this.#pendingBytes += bytes;
   }
 
   /**
@@ -257,20 +481,11 @@ export class RejectsStream extends AppendStream {
    */
   async process(batch: ReleasedBatch, decoded: DecodedBatch, final = false): Promise<StreamResult> {
     const skipped = countCommitted(batch, this.writer.nextOffsets());
-    if (decoded.rejectsPath !== undefined) {
-      this.#pending.push(decoded.rejectsPath);
-      this.#pendingRecords += decoded.rejections.length;
-      this.#pendingBytes += decoded.rejectsBytes;
-    }
-    for (const r of batch.ranges) {
-      if (r.nextOffset > (this.#owed.get(r.partition) ?? 0n)) {
-        this.#owed.set(r.partition, r.nextOffset);
-      }
-    }
+    this.absorb(batch, decoded);
     const due = final || this.#pendingRecords >= this.#options.pendingRecordsMax ||
       this.#pendingBytes >= this.#options.pendingBytesMax ||
       this.clock.now() - this.#lastCommitMs >= this.#options.idleCommitMs;
-    const result = due ? await this.#commitPending() : undefined;
+    const result = due ? await this.commitPending() : undefined;
     return {
       stream: this.writer.name,
       commit: result?.commit,
@@ -282,7 +497,7 @@ export class RejectsStream extends AppendStream {
 
   /** Commits whatever is pending (at shutdown, so a restart does not read it again). */
   override async settle(): Promise<void> {
-    await this.#commitPending();
+    await this.commitPending();
   }
 
   /**
@@ -293,33 +508,86 @@ export class RejectsStream extends AppendStream {
     for (const p of partitions) this.#owed.delete(p);
   }
 
-  async #commitPending(): Promise<WriteResult | undefined> {
+  /**
+   * Writes and commits every pending reject with the offsets read so far. A
+   * commit that lost a race to another writer of these partitions is redone
+   * without what that writer committed.
+   */
+  async commitPending(): Promise<WriteResult | undefined> {
     for (let attempt = 1;; attempt++) {
-      const expected = new Map(this.writer.nextOffsets());
-      const ranges: PartitionRange[] = [];
-      for (const [partition, next] of this.#owed) {
-        const committed = expected.get(partition) ?? 0n;
-        if (next > committed) ranges.push({ partition, firstOffset: committed, nextOffset: next });
-      }
-      ranges.sort((a, b) => a.partition - b.partition);
-      if (ranges.length === 0) {
-        await this.#clear();
-        return undefined;
-      }
       try {
-        // Exactly the pending rows of the ranges committed now.
-        const where = ranges.map((r) =>
-          `("partition" = ${r.partition} AND "offset" >= ${r.firstOffset} AND "offset" < ${r.nextOffset})`
-        ).join(" OR ");
-        if (this.#pending.length > 0) await this.load(this.#pending, where);
-        else await this.load(new Uint8Array(0));
-        const result = await this.writer.write(await this.map(), ranges, expected);
-        await this.#clear();
-        return result;
+        return await this.#commitPendingOnce();
       } catch (error) {
         if (!(error instanceof ValidationError) || attempt >= 3) throw error;
         await this.writer.refresh();
       }
+    }
+  }
+
+  async #commitPendingOnce(): Promise<WriteResult | undefined> {
+    const expected = new Map(this.writer.nextOffsets());
+    const ranges: PartitionRange[] = [];
+    for (const [partition, next] of this.#owed) {
+      const committed = expected.get(partition) ?? 0n;
+      if (next > committed) ranges.push({ partition, firstOffset: committed, nextOffset: next });
+    }
+    ranges.sort((a, b) => a.partition - b.partition);
+    if (ranges.length === 0) {
+      await this.#clear();
+      return undefined;
+    }
+    // Exactly the pending rows of the ranges committed now.
+    const where = ranges.map((r) =>
+      `("partition" = ${r.partition} AND "offset" >= ${r.firstOffset} AND "offset" < ${r.nextOffset})`
+    ).join(" OR ");
+    const staged = await this.#stagePending(where);
+    try {
+      const result = await this.writer.publish(staged, ranges, expected);
+      await this.#clear();
+      return result;
+    } finally {
+      for (const s of staged) await s.dispose();
+    }
+  }
+
+  /**
+   * Stages the pending rows through rejects.sql; rows a customized file
+   * fails on are staged through the built-in one instead, so that the
+   * dead-letter table, the last resort, takes every record.
+   */
+  async #stagePending(where: string): Promise<StagedDataFiles[]> {
+    if (this.#pending.length === 0) {
+      await this.load(new Uint8Array(0));
+      return [await this.writer.stage(await this.map())];
+    }
+    try {
+      return [await this.stageFiles(this.#pending, where)];
+    } catch (error) {
+      if (!(error instanceof DataError) || this.sql.text === this.#builtin.text) throw error;
+    }
+    const lines = await StagedLines.read(this.#pending);
+    const all = Array.from({ length: lines.count }, (_, i) => i);
+    const found = await this.isolate(lines, all, where);
+    const bad = new Set(found.map((f) => f.item));
+    this.logger.warn(
+      `${this.writer.name}: ${this.sql.path} fails on ${bad.size} reject(s) (${
+        found.length > 0 ? dataErrorText(found[0].error) : "on no row alone"
+      }); they are written through the built-in rejects.sql`,
+    );
+    const good = await lines.writeSubset(this.tempDir, all.filter((i) => !bad.has(i)));
+    const fallback = await lines.writeSubset(this.tempDir, [...bad]);
+    try {
+      const staged = [await this.stageFiles([good], where)];
+      try {
+        staged.push(await this.stageFiles([fallback], where, this.#builtin));
+      } catch (error) {
+        for (const s of staged) await s.dispose();
+        throw error;
+      }
+      return staged;
+    } finally {
+      await Deno.remove(good).catch(() => {});
+      await Deno.remove(fallback).catch(() => {});
     }
   }
 
@@ -347,6 +615,13 @@ export class RejectsStream extends AppendStream {
       FROM (SELECT DISTINCT ON ("partition", "offset") * FROM (${super.stagedSelect(files)})
         ORDER BY "partition", "offset", received_at_ms DESC)`;
   }
+}
+
+/** A staged file of reject lines (encodeRejects) and what it holds. */
+export interface StagedRejects {
+  readonly path: string;
+  readonly count: number;
+  readonly bytes: number;
 }
 
 function ms(x: number): string {

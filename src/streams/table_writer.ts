@@ -5,14 +5,23 @@
  * of every partition. Another writer committing the same partitions first
  * (after a rebalance) fails the commit's validation; the caller then reloads
  * the offsets and redoes the batch, so nothing is written twice.
+ *
+ * Writing is two steps: `stage` turns rows into local Parquet files (where
+ * row values can fail, with no network involved) and `publish` uploads and
+ * commits them, and can be repeated through a storage outage without
+ * staging again.
  */
 import type { Catalog, TableIdentifier } from "../catalog/catalog.ts";
 import type { Logger } from "../core/log.ts";
 import type { Engine } from "../engine/duckdb.ts";
 import { commitChange, type CommitResult, ValidationError } from "../iceberg/commit/commit.ts";
-import type { PartitionSpec, Schema } from "../iceberg/spec/types.ts";
+import type { PartitionSpec, Schema, TableMetadata } from "../iceberg/spec/types.ts";
 import { loadOrCreateTable, loadTable, ManifestReader } from "../iceberg/table.ts";
-import { writeDataFiles } from "../iceberg/write/data_files.ts";
+import {
+  stageDataFiles,
+  type StagedDataFiles,
+  uploadDataFiles,
+} from "../iceberg/write/data_files.ts";
 import type { ObjectStore } from "../storage/store.ts";
 import type { PartitionRange } from "../batch/types.ts";
 import { encodeOffsets, OFFSETS_KEY, readOffsets } from "./offsets.ts";
@@ -45,6 +54,9 @@ export class TableWriter {
   readonly options: TableWriterOptions;
   readonly #manifests: ManifestReader;
   #next = new Map<number, bigint>();
+  /** Where new data files go and how they are compressed, from the last metadata seen. */
+  #location = "";
+  #codec: string | undefined;
 
   constructor(options: TableWriterOptions) {
     this.options = options;
@@ -71,13 +83,19 @@ export class TableWriter {
         ...o.properties,
       },
     });
-    this.#next = readOffsets(table.metadata, o.topic);
+    this.#learn(table.metadata);
   }
 
   /** Reloads the committed offsets (after a lost race or a rebalance). */
   async refresh(): Promise<void> {
     const table = await loadTable(this.options.catalog, this.options.store, this.options.id);
-    this.#next = readOffsets(table.metadata, this.options.topic);
+    this.#learn(table.metadata);
+  }
+
+  #learn(metadata: TableMetadata): void {
+    this.#next = readOffsets(metadata, this.options.topic);
+    this.#location = metadata.location;
+    this.#codec = metadata.properties?.[CODEC_PROPERTY];
   }
 
   /** Next offset to read for a partition (0 when the table has none). */
@@ -91,12 +109,50 @@ export class TableWriter {
 
   /**
    * Writes `relation` (rows of records at or after this table's offsets) and
-   * commits it with the batch's offsets. `ranges` are the batch's partition
-   * ranges; `expected` the offsets the rows were selected with. Returns
-   * undefined commit when there is nothing to write and no offset to advance.
+   * commits it with the batch's offsets: stage, publish, dispose.
    */
   async write(
     relation: string,
+    ranges: readonly PartitionRange[],
+    expected: ReadonlyMap<number, bigint>,
+  ): Promise<WriteResult> {
+    const staged = await this.stage(relation);
+    try {
+      return await this.publish([staged], ranges, expected);
+    } finally {
+      await staged.dispose();
+    }
+  }
+
+  /**
+   * Writes the rows of `relation` as local Parquet files with the table's
+   * layout (no I/O beyond the scratch directory). Rows whose values cannot be
+   * written fail with DataError; the caller disposes of the result.
+   */
+  async stage(relation: string): Promise<StagedDataFiles> {
+    const o = this.options;
+    return await stageDataFiles({
+      engine: o.engine,
+      store: o.store,
+      schema: o.schema,
+      spec: o.spec,
+      source: relation,
+      location: this.#location,
+      targetFileSizeBytes: o.targetFileSizeBytes,
+      tempDir: o.tempDir,
+      compression: this.#codec,
+    });
+  }
+
+  /**
+   * Uploads staged files and commits them as one append with the batch's
+   * offsets. `ranges` are the batch's partition ranges; `expected` the
+   * offsets the rows were selected with: a table another writer moved past
+   * them fails with ValidationError (refresh, then stage again). Safe to
+   * repeat after a storage failure: the same files go to the same paths.
+   */
+  async publish(
+    staged: readonly StagedDataFiles[],
     ranges: readonly PartitionRange[],
     expected: ReadonlyMap<number, bigint>,
   ): Promise<WriteResult> {
@@ -106,18 +162,8 @@ export class TableWriter {
       if (r.nextOffset > (advanced.get(r.partition) ?? 0n)) advanced.set(r.partition, r.nextOffset);
     }
     const started = performance.now();
-    const table = await loadTable(o.catalog, o.store, o.id);
-    const files = await writeDataFiles({
-      engine: o.engine,
-      store: o.store,
-      schema: o.schema,
-      spec: o.spec,
-      source: relation,
-      location: table.metadata.location,
-      targetFileSizeBytes: o.targetFileSizeBytes,
-      tempDir: o.tempDir,
-      compression: table.metadata.properties?.[CODEC_PROPERTY],
-    });
+    const files = [];
+    for (const s of staged) files.push(...await uploadDataFiles(o.store, s));
     const rows = files.reduce((s, f) => s + f.recordCount, 0n);
     const written = performance.now();
     const commit = await commitChange(
@@ -147,9 +193,9 @@ export class TableWriter {
         },
       },
     );
-    this.#next = readOffsets(commit.metadata, o.topic);
+    this.#learn(commit.metadata);
     o.logger.debug(
-      `${o.id.name}: ${rows} rows in ${files.length} files; files ${
+      `${o.id.name}: ${rows} rows in ${files.length} files; upload ${
         (written - started).toFixed(0)
       } ms, commit ${(performance.now() - written).toFixed(0)} ms (${commit.attempts} attempt${
         commit.attempts === 1 ? "" : "s"

@@ -16,6 +16,7 @@ import avsc from "avsc";
 import { Buffer } from "node:buffer";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { LakehouseError } from "../../core/errors.ts";
+import { describeJsonSyntaxError } from "../../core/json_syntax.ts";
 import type { AvroSchema } from "./schemas.ts";
 
 /** A file that is not a valid Avro container, or is cut short or damaged. */
@@ -188,13 +189,26 @@ class ByteWriter {
   }
 }
 
-function describe(value: unknown): string {
-  const text = typeof value === "bigint"
-    ? `${value}n`
-    : value instanceof Uint8Array
-    ? `${value.byteLength} bytes`
-    : JSON.stringify(value, (_k, v) => typeof v === "bigint" ? `${v}n` : v) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+/**
+ * What a value is, for errors: its type and size, never its content (records
+ * carry table data: partition values, bounds, paths).
+ */
+export function describeValue(value: unknown): string {
+  if (value === null) return "null";
+  if (value === undefined) return "nothing";
+  if (typeof value === "bigint") {
+    return BigInt.asIntN(64, value) === value ? "an integer" : "an integer beyond 64 bits";
+  }
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) return "a non-finite number";
+    if (!Number.isInteger(value)) return "a number with a fraction";
+    return Number.isSafeInteger(value) ? "an integer" : "an integer beyond 2^53";
+  }
+  if (typeof value === "string") return `a string of ${value.length} characters`;
+  if (typeof value === "boolean") return "a boolean";
+  if (value instanceof Uint8Array) return `${value.byteLength} bytes`;
+  if (Array.isArray(value)) return `an array of ${value.length} items`;
+  return typeof value === "object" ? "an object" : `a ${typeof value}`;
 }
 
 function typeLabel(type: avsc.Type): string {
@@ -212,10 +226,13 @@ function encodeRecord(type: avsc.Type, record: unknown, index: number): Buffer {
     type.isValid(record, {
       errorHook: (path: string[], value: unknown, fieldType: avsc.Type) => {
         const where = path.length ? path.join(".") : "(record)";
-        problems.push(`field ${where}: ${describe(value)} is not a valid ${typeLabel(fieldType)}`);
+        problems.push(
+          `field ${where}: ${describeValue(value)} is not a valid ${typeLabel(fieldType)}`,
+        );
       },
     });
-    const detail = problems.length ? problems.join("; ") : (error as Error).message;
+    // avsc's own message quotes the record; it is used only when no field is named.
+    const detail = problems.length ? problems.join("; ") : "it does not fit the schema";
     throw new LakehouseError(`cannot encode Avro record #${index}: ${detail}`, { cause: error });
   }
 }
@@ -345,6 +362,16 @@ class ByteReader {
   }
 }
 
+/** Avro's codec names: a file's codec is named in errors only when it is one of these. */
+const KNOWN_CODECS: ReadonlySet<string> = new Set([
+  "null",
+  "deflate",
+  "snappy",
+  "bzip2",
+  "xz",
+  "zstandard",
+]);
+
 function decompress(codec: string, data: Uint8Array, block: number): Uint8Array {
   if (codec === "null") return data;
   if (codec === "deflate") {
@@ -359,9 +386,8 @@ function decompress(codec: string, data: Uint8Array, block: number): Uint8Array 
       );
     }
   }
-  throw new AvroFormatError(
-    `unsupported Avro codec ${JSON.stringify(codec)} (supported: null, deflate)`,
-  );
+  const named = KNOWN_CODECS.has(codec) ? JSON.stringify(codec) : "of an unknown name";
+  throw new AvroFormatError(`unsupported Avro codec ${named} (supported: null, deflate)`);
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -370,7 +396,11 @@ function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Reads an Avro object container file with its writer's schema (codecs null and deflate). */
+/**
+ * Reads an Avro object container file with its writer's schema (codecs null
+ * and deflate). Errors say where the file is damaged and what was expected,
+ * never what it holds (a foreign file's text could be anything).
+ */
 export function readContainer(bytes: Uint8Array): ContainerContents {
   const input = new ByteReader(bytes);
   if (bytes.byteLength < MAGIC.byteLength || !sameBytes(bytes.subarray(0, 4), MAGIC)) {
@@ -384,16 +414,24 @@ export function readContainer(bytes: Uint8Array): ContainerContents {
 
   const utf8 = new TextDecoder();
   const metadata: Record<string, string> = {};
-  for (;;) {
+  for (let entry = 0;;) {
     let count = input.long("metadata block count");
     if (count === 0) break;
     if (count < 0) {
       count = -count;
       input.long("metadata block size");
     }
-    for (let i = 0; i < count; i++) {
-      const key = utf8.decode(input.take(input.long("metadata key length"), "metadata key"));
-      const value = input.take(input.long(`metadata value length of ${key}`), `metadata ${key}`);
+    for (let i = 0; i < count; i++, entry++) {
+      const key = utf8.decode(
+        input.take(
+          input.long(`key length of metadata entry ${entry}`),
+          `key of metadata entry ${entry}`,
+        ),
+      );
+      const value = input.take(
+        input.long(`value length of metadata entry ${entry}`),
+        `value of metadata entry ${entry}`,
+      );
       metadata[key] = utf8.decode(value);
     }
   }
@@ -407,10 +445,21 @@ export function readContainer(bytes: Uint8Array): ContainerContents {
   try {
     schema = JSON.parse(schemaText);
   } catch (error) {
-    throw new AvroFormatError(`corrupt Avro file: avro.schema is not JSON`, { cause: error });
+    throw new AvroFormatError(
+      `corrupt Avro file: avro.schema is not valid JSON: ${describeJsonSyntaxError(schemaText)}`,
+      { cause: error },
+    );
   }
   const codec = metadata["avro.codec"] ?? "null";
-  const type = avroType(schema);
+  let type: avsc.Type;
+  try {
+    type = avroType(schema);
+  } catch (error) {
+    // avsc's message quotes the schema's names and types.
+    throw new AvroFormatError("corrupt Avro file: avro.schema is not a valid Avro schema", {
+      cause: error,
+    });
+  }
 
   const records: unknown[] = [];
   for (let block = 0; input.remaining > 0; block++) {
@@ -440,10 +489,9 @@ export function readContainer(bytes: Uint8Array): ContainerContents {
       try {
         decoded = type.decode(raw, offset);
       } catch (error) {
+        // avsc's message may quote what it read (an enum symbol, a union index).
         throw new AvroFormatError(
-          `corrupt Avro file: record ${i} of block ${block} does not decode: ${
-            (error as Error).message
-          }`,
+          `corrupt Avro file: record ${i} of block ${block} does not decode with the file's schema`,
           { cause: error },
         );
       }

@@ -76,15 +76,22 @@ Deno.test("container output is deterministic for a given sync marker", () => {
 Deno.test("container writer names the field of an invalid record", () => {
   assert.throws(
     () => writeContainer(schema, [{ id: 1n, name: null, blob: Buffer.from([]) }, { id: 1.5 }]),
-    /record #1: field id: 1\.5 is not a valid long/,
+    /record #1: field id: a number with a fraction is not a valid long/,
   );
   assert.throws(
     () => writeContainer(schema, [{ id: 2n ** 64n, name: null, blob: Buffer.from([]) }]),
-    /field id: 18446744073709551616n is not a valid long/,
+    /field id: an integer beyond 64 bits is not a valid long/,
   );
   assert.throws(
     () => writeContainer(schema, [{ id: 1n, name: 7, blob: Buffer.from([]) }]),
-    /field name: 7 is not a valid null or string/,
+    /field name: an integer is not a valid null or string/,
+  );
+  // Records carry table data: an error names the field and the value's type, not the value.
+  assert.throws(
+    () => writeContainer(schema, [{ id: "zzPLANTEDzz", name: null, blob: Buffer.from([]) }]),
+    (e: Error) =>
+      /field id: a string of 11 characters is not a valid long/.test(e.message) &&
+      !e.message.includes("PLANTED"),
   );
   assert.throws(() => writeContainer(schema, [], { metadata: { "avro.codec": "x" } }), /reserved/);
 });
@@ -167,4 +174,67 @@ Deno.test("container reader explains an unsupported codec", () => {
     () => readContainer(snappy),
     /unsupported Avro codec "snappy" \(supported: null, deflate\)/,
   );
+});
+
+/** An Avro container header with the given metadata entries, then `rest` (blocks). */
+function container(entries: [string, string][], rest: number[] = []): Uint8Array {
+  const utf8 = new TextEncoder();
+  const out: number[] = [0x4f, 0x62, 0x6a, 0x01];
+  const long = (n: number) => {
+    let v = n >= 0 ? n * 2 : -n * 2 - 1;
+    while (v >= 0x80) {
+      out.push((v % 0x80) | 0x80);
+      v = Math.floor(v / 0x80);
+    }
+    out.push(v);
+  };
+  long(entries.length);
+  for (const [key, value] of entries) {
+    for (const text of [key, value]) {
+      const bytes = utf8.encode(text);
+      long(bytes.length);
+      out.push(...bytes);
+    }
+  }
+  long(0);
+  out.push(...SYNC, ...rest);
+  return new Uint8Array(out);
+}
+
+Deno.test("container reader errors never quote the file's content", () => {
+  const secret = "zzPLANTEDSECRETzz";
+  const good = JSON.stringify(schema);
+  const cases: [Uint8Array, RegExp][] = [
+    [
+      container([["avro.schema", `{"type": ${secret}}`]]),
+      /avro\.schema is not valid JSON: unexpected character .* at line 1, column 10$/,
+    ],
+    [container([["avro.schema", JSON.stringify({ type: secret })]]), /not a valid Avro schema$/],
+    [
+      container([["avro.schema", JSON.stringify({ type: "enum", name: "e", symbols: [secret] })]], [
+        2, // one record
+        2, // of one byte
+        0x0e, // enum index 7 of 1 symbol
+        ...SYNC,
+      ]),
+      /record 0 of block 0 does not decode with the file's schema$/,
+    ],
+    [
+      container([["avro.schema", good], ["avro.codec", secret]], [2, 2, 0, ...SYNC]),
+      /unsupported Avro codec of an unknown name/,
+    ],
+    [
+      // Cut inside the value of an entry whose key is the secret.
+      container([[secret, "x".repeat(100)], ["avro.schema", good]]).subarray(0, 35),
+      /truncated Avro file: value of metadata entry 0 at byte 25 needs 100 bytes/,
+    ],
+  ];
+  for (const [bytes, expected] of cases) {
+    assert.throws(() => readContainer(bytes), (e: Error) => {
+      assert.ok(e instanceof AvroFormatError, String(e));
+      assert.match(e.message, expected);
+      assert.ok(!e.message.includes("PLANTED"), e.message);
+      return true;
+    });
+  }
 });

@@ -226,7 +226,13 @@ function specOrder(metadata: Record<string, string>): number[] | undefined {
   }
 }
 
-/** Parses a manifest written by this module, Java, pyiceberg or any spec-conforming writer. */
+/** Iceberg's file formats: a manifest's format is named in errors only when it is one of these. */
+const FILE_FORMATS: ReadonlySet<string> = new Set(["AVRO", "ORC", "PARQUET", "PUFFIN"]);
+
+/**
+ * Parses a manifest written by this module, Java, pyiceberg or any
+ * spec-conforming writer. Errors name the entry and field, never a value.
+ */
 export function readManifest(bytes: Uint8Array): ManifestContents {
   const { schema, metadata, records } = readContainer(bytes);
   const named = collectNamedTypes(schema);
@@ -269,7 +275,8 @@ export function readManifest(bytes: Uint8Array): ManifestContents {
     const record = raw as Record<string, unknown>;
     const d = record[dataFileRef.name] as Record<string, unknown>;
     const path = String(df.get(d, 100));
-    const where = `manifest entry ${index} (${path})`;
+    // Errors name the entry, not what it holds (see readContainer).
+    const where = `manifest entry ${index}`;
     const status = Number(entry.get(record, 0));
     if (status !== 0 && status !== 1 && status !== 2) {
       throw new AvroFormatError(`${where}: invalid status ${status}`);
@@ -280,11 +287,12 @@ export function readManifest(bytes: Uint8Array): ManifestContents {
     }
     const format = String(df.get(d, 101) ?? "").toUpperCase();
     if (format !== "PARQUET") {
-      throw new LakehouseError(`${where}: file format ${format} is not supported`);
+      const named = FILE_FORMATS.has(format) ? format : "of an unknown name";
+      throw new LakehouseError(`${where}: file format ${named} is not supported`);
     }
     const partitionRecord = df.get(d, 102) as Record<string, unknown> | null;
     const partition: PartitionValue[] = partitionFields.map((f) =>
-      fromAvroPartitionValue(f.type, partitionRecord?.[f.name])
+      fromAvroPartitionValue(f.type, partitionRecord?.[f.name], `${where} partition ${f.name}`)
     );
     const file: Mutable<DataFile> = {
       content: content as FileContent,
@@ -343,12 +351,12 @@ export function inheritSequenceNumbers(
   manifestFile: ManifestFile,
 ): ManifestEntry[] {
   const inherited = manifestFile.sequenceNumber;
-  return entries.map((entry) => {
+  return entries.map((entry, index) => {
     const mayInherit = entry.status === EntryStatus.Added || inherited === 0n;
     if (!mayInherit && (entry.sequenceNumber === null || entry.fileSequenceNumber === null)) {
       throw new AvroFormatError(
-        `${manifestFile.manifestPath}: ${statusName(entry.status)} entry for ` +
-          `${entry.dataFile.filePath} has no sequence number`,
+        `${manifestFile.manifestPath}: ${statusName(entry.status)} entry ${index} ` +
+          "has no sequence number",
       );
     }
     return {

@@ -112,11 +112,12 @@ export function readManifestList(bytes: Uint8Array): ManifestFile[] {
     summary = new FieldsById(list.items as AvroSchema, named, "field_summary");
     summary.required(509, "contains_null");
   }
-  return records.map((raw): ManifestFile => {
+  return records.map((raw, index): ManifestFile => {
     const r = raw as Record<string, unknown>;
     const content = Number(mf.get(r, 517) ?? 0);
     if (content !== 0 && content !== 1) {
-      throw new AvroFormatError(`manifest ${mf.get(r, 500)}: invalid content ${content}`);
+      // The entry, not its path: errors about a file we read never quote it.
+      throw new AvroFormatError(`manifest list entry ${index}: invalid content ${content}`);
     }
     const out: Mutable<ManifestFile> = {
       manifestPath: String(mf.get(r, 500)),

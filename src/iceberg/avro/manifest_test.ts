@@ -325,7 +325,7 @@ Deno.test("inheritSequenceNumbers fills ADDED entries from the manifest list ent
   assert.deepEqual(stored[0].sequenceNumber, null, "input entries are not modified");
   assert.throws(
     () => inheritSequenceNumbers([{ ...stored[2], sequenceNumber: null }], manifest),
-    /m0\.avro: EXISTING entry for .*part-3\.parquet has no sequence number/,
+    /m0\.avro: EXISTING entry 0 has no sequence number/,
   );
 });
 
@@ -434,4 +434,55 @@ Deno.test("readManifest rejects files that are not manifests", () => {
   const notManifest = writeContainer({ type: "record", name: "x", fields: [] }, [{}]);
   assert.throws(() => readManifest(notManifest), /manifest_entry has no field 2 \(data_file\)/);
   assert.throws(() => readManifest(new Uint8Array(0)), /truncated Avro file/);
+});
+
+Deno.test("readManifest errors name the entry, never its values", () => {
+  const secret = "zzPLANTEDSECRETzz";
+  const entrySchema = {
+    type: "record",
+    name: "entry",
+    fields: [
+      { name: "status", type: "int", "field-id": 0 },
+      {
+        name: "data_file",
+        "field-id": 2,
+        type: {
+          type: "record",
+          name: "df",
+          fields: [
+            { name: "file_path", type: "string", "field-id": 100 },
+            { name: "file_format", type: "string", "field-id": 101 },
+            {
+              name: "partition",
+              "field-id": 102,
+              type: { type: "record", name: "p", fields: [] },
+            },
+            { name: "record_count", type: "long", "field-id": 103 },
+            { name: "file_size_in_bytes", type: "long", "field-id": 104 },
+          ],
+        },
+      },
+    ],
+  };
+  const entry = (format: string) => ({
+    status: 1,
+    data_file: {
+      file_path: `s3://b/${secret}.parquet`,
+      file_format: format,
+      partition: {},
+      record_count: 1n,
+      file_size_in_bytes: 1n,
+    },
+  });
+  for (
+    const [format, expected] of [
+      [secret, "manifest entry 0: file format of an unknown name is not supported"],
+      ["orc", "manifest entry 0: file format ORC is not supported"],
+    ]
+  ) {
+    assert.throws(
+      () => readManifest(writeContainer(entrySchema, [entry(format)])),
+      (e: Error) => e.message === expected,
+    );
+  }
 });

@@ -15,6 +15,7 @@ import { compareBytesUnsigned, compareStrings, encodeBound } from "../spec/bound
 import type { IcebergType, PartitionValue, PrimitiveType } from "../spec/types.ts";
 import { decimalFromBytes, uuidFromBytes, uuidToBytes } from "../spec/values.ts";
 import { type AvroSchema, decimalRequiredBytes } from "./schemas.ts";
+import { describeValue } from "./container.ts";
 
 type Kind = "int" | "long" | "float" | "string" | "boolean" | "bytes" | "uuid" | "decimal";
 
@@ -152,7 +153,11 @@ export function toAvroPartitionValue(
  * A decoded Avro partition value in model form, driven by the writer's Avro
  * type (the reader has no Iceberg type at hand; logical types carry it).
  */
-export function fromAvroPartitionValue(avroType: AvroSchema, value: unknown): PartitionValue {
+export function fromAvroPartitionValue(
+  avroType: AvroSchema,
+  value: unknown,
+  where = "manifest",
+): PartitionValue {
   if (value === null || value === undefined) return null;
   const logical = typeof avroType === "object" && !Array.isArray(avroType)
     ? (avroType as { logicalType?: unknown }).logicalType
@@ -169,7 +174,7 @@ export function fromAvroPartitionValue(avroType: AvroSchema, value: unknown): Pa
   ) {
     return value;
   }
-  throw new LakehouseError(`unsupported partition value in manifest: ${String(value)}`);
+  throw new LakehouseError(`${where}: unsupported partition value (${describeValue(value)})`);
 }
 
 /** Iceberg single-value binary encoding (spec appendix D) of a partition value. */

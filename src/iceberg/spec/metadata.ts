@@ -5,6 +5,7 @@
  * readers and committers need (current snapshot, time travel, ancestry).
  */
 import { LakehouseError } from "../../core/errors.ts";
+import { describeJsonSyntaxError } from "../../core/json_syntax.ts";
 import { parseMetadataJson, stringifyJson } from "./json.ts";
 import { allFields, maxFieldId, parsePrimitiveType } from "./schema.ts";
 import { parseTransform, transformResultType } from "./transforms.ts";
@@ -31,7 +32,14 @@ const ONE_MINUTE_MS = 60_000;
 /** Partition field ids start above this. */
 const PARTITION_ID_BASE = 999;
 
-/** Builds "invalid table metadata <source>: <path> <problem>" errors. */
+/**
+ * Builds "invalid table metadata <source>: <path> <problem>" errors. They
+ * name the file, the JSON path and what was expected, and of the file's
+ * content at most the JSON type found and integers of the structural keys
+ * (ids, versions, sequence numbers, timestamps), once they were read as
+ * integers: never a string of the file, which for a location that does not
+ * point at metadata could be anything, secrets included.
+ */
 class Reader {
   constructor(readonly source: string | undefined) {}
 
@@ -81,7 +89,7 @@ class Reader {
   toInt(value: unknown, path: string): number {
     const n = typeof value === "bigint" ? Number(value) : value;
     if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-      throw this.fail(path, `must be an integer, got ${describe(value)}`);
+      throw this.fail(path, `must be an integer, got ${describeNumber(value)}`);
     }
     return n;
   }
@@ -90,7 +98,7 @@ class Reader {
     const value = this.required(o, key, path);
     if (typeof value === "bigint") return value;
     if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
-    throw this.fail(join(path, key), `must be an integer, got ${describe(value)}`);
+    throw this.fail(join(path, key), `must be an integer, got ${describeNumber(value)}`);
   }
 
   optional<T>(o: Json, key: string, read: () => T): T | undefined {
@@ -125,11 +133,22 @@ function join(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;
 }
 
+/** What a value found where an integer was expected is, without the value. */
+function describeNumber(value: unknown): string {
+  if (typeof value === "bigint") return "an integer beyond 2^53";
+  if (typeof value !== "number") return describe(value);
+  return Number.isInteger(value) ? "an integer beyond 2^53" : "a number with a fraction";
+}
+
+/** The JSON type of a value found where another was expected; never the value. */
 function describe(value: unknown): string {
   if (value === undefined) return "nothing";
-  if (typeof value === "bigint") return value.toString();
-  const text = stringifyJson(value);
-  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+  if (value === null) return "null";
+  if (typeof value === "bigint" || typeof value === "number") return "a number";
+  if (typeof value === "string") return "a string";
+  if (typeof value === "boolean") return "a boolean";
+  if (Array.isArray(value)) return "an array";
+  return "an object";
 }
 
 /**
@@ -145,18 +164,22 @@ export function tableMetadataFromJson(text: string, source?: string): TableMetad
   try {
     parsed = parseMetadataJson(text);
   } catch (cause) {
+    // V8's SyntaxError quotes the text around the error: say where instead.
+    const problem = cause instanceof SyntaxError
+      ? `is not valid JSON: ${describeJsonSyntaxError(text)}`
+      : `cannot be parsed: ${(cause as Error).message}`;
     const where = source === undefined ? "" : ` ${source}`;
-    throw new LakehouseError(`invalid table metadata${where}: not JSON (${String(cause)})`, {
-      cause,
-    });
+    throw new LakehouseError(`invalid table metadata${where}: the file ${problem}`, { cause });
   }
   const o = r.object(parsed, "(root)");
   const formatVersion = r.int(o, "format-version", "");
   if (formatVersion !== 2) {
-    throw r.fail("format-version", `is ${formatVersion}; only format version 2 is supported`);
+    // A small version number is a fact about the format, not content worth hiding.
+    const found = formatVersion >= 0 && formatVersion < 100 ? `is ${formatVersion}` : "is not 2";
+    throw r.fail("format-version", `${found}; only format version 2 is supported`);
   }
   const tableUuid = r.string(o, "table-uuid", "");
-  if (!UUID.test(tableUuid)) throw r.fail("table-uuid", `is not a UUID: ${tableUuid}`);
+  if (!UUID.test(tableUuid)) throw r.fail("table-uuid", "must be a UUID string");
 
   const snapshotIdOrNone = r.optional(
     o,
@@ -212,7 +235,7 @@ export function tableMetadataFromJson(text: string, source?: string): TableMetad
 function readType(r: Reader, value: unknown, path: string): IcebergType {
   if (typeof value === "string") {
     const primitive = parsePrimitiveType(value);
-    if (primitive === undefined) throw r.fail(path, `is not a known type: ${value}`);
+    if (primitive === undefined) throw r.fail(path, "is not a known Iceberg type");
     return primitive;
   }
   const o = r.object(value, path);
@@ -237,7 +260,7 @@ function readType(r: Reader, value: unknown, path: string): IcebergType {
         "value-required": r.boolean(o, "value-required", path),
       };
   }
-  throw r.fail(join(path, "type"), `is not a known type: ${kind}`);
+  throw r.fail(join(path, "type"), "must be struct, list or map");
 }
 
 function readField(r: Reader, value: unknown, path: string): NestedField {
@@ -256,7 +279,7 @@ function readSchema(r: Reader, value: unknown, path: string): Schema {
   const o = r.object(value, path);
   const type = r.optional(o, "type", () => r.string(o, "type", path));
   if (type !== undefined && type !== "struct") {
-    throw r.fail(join(path, "type"), `must be "struct", got ${type}`);
+    throw r.fail(join(path, "type"), 'must be "struct"');
   }
   const identifiers = r.optional(
     o,
@@ -282,8 +305,8 @@ function readSpec(r: Reader, value: unknown, path: string): PartitionSpec {
       const transform = r.string(f, "transform", p);
       try {
         parseTransform(transform);
-      } catch (error) {
-        throw r.fail(join(p, "transform"), (error as Error).message);
+      } catch {
+        throw r.fail(join(p, "transform"), "is not a known partition transform");
       }
       return {
         name: r.string(f, "name", p),
@@ -302,7 +325,9 @@ function readSnapshot(r: Reader, value: unknown, path: string): Snapshot {
   if (!OPERATIONS.has(operation)) {
     throw r.fail(
       join(path, "summary.operation"),
-      `must be append, replace, overwrite or delete, got ${describe(operation)}`,
+      `must be append, replace, overwrite or delete, got ${
+        operation === undefined ? "nothing" : "another value"
+      }`,
     );
   }
   const parent = r.optional(o, "parent-snapshot-id", () => r.long(o, "parent-snapshot-id", path));
@@ -325,7 +350,7 @@ function readRefs(r: Reader, value: unknown): Record<string, SnapshotRef> {
     const o = r.object(v, p);
     const type = r.string(o, "type", p);
     if (type !== "branch" && type !== "tag") {
-      throw r.fail(join(p, "type"), `must be branch or tag, got ${type}`);
+      throw r.fail(join(p, "type"), "must be branch or tag");
     }
     const ref: { -readonly [K in keyof SnapshotRef]: SnapshotRef[K] } = {
       "snapshot-id": r.long(o, "snapshot-id", p),

@@ -239,10 +239,20 @@ Deno.test("each missing required key is named with the file", () => {
 });
 
 Deno.test("bad values are named by their path", () => {
-  throwsNaming("{not json", "not JSON");
+  throwsNaming(
+    "{not json",
+    "the file is not valid JSON: unexpected character (expected a key in double quotes; " +
+      "text needs double quotes) at line 1, column 2",
+  );
   throwsNaming("[]", "(root) must be an object");
   throwsNaming(fixtureWith({ "format-version": 1 }), "format-version is 1");
-  throwsNaming(fixtureWith({ "table-uuid": "nope" }), "table-uuid is not a UUID");
+  throwsNaming(fixtureWith({ "table-uuid": "nope" }), "table-uuid must be a UUID string");
+  throwsNaming(fixtureWith({ "format-version": 1234 }), "format-version is not 2;");
+  throwsNaming(fixtureWith({ location: 7 }), "location must be a string, got a number");
+  throwsNaming(
+    fixtureWith({ "last-column-id": 1.5 }),
+    "last-column-id must be an integer, got a number with a fraction",
+  );
   throwsNaming(fixtureWith({ "last-column-id": "3" }), "last-column-id must be an integer");
   throwsNaming(fixtureWith({ properties: { a: 1 } }), "properties.a must be a string");
   throwsNaming(
@@ -252,7 +262,7 @@ Deno.test("bad values are named by their path", () => {
         fields: [{ id: 1, name: "x", required: true, type: "varchar" }],
       }],
     }),
-    "schemas[0].fields[0].type is not a known type: varchar",
+    "schemas[0].fields[0].type is not a known Iceberg type",
   );
   throwsNaming(
     fixtureWith({
@@ -280,6 +290,45 @@ Deno.test("bad values are named by their path", () => {
     fixtureWith({ snapshots }).replaceAll(/"(\d{16,})"/g, "$1"),
     "snapshots[1].manifest-list is missing",
   );
+});
+
+Deno.test("errors about a metadata file never quote its strings", () => {
+  const secret = "zzPLANTEDSECRETzz";
+  const snapshots = JSON.parse(FIXTURE.replaceAll(/(\d{16,})/g, '"$1"')).snapshots;
+  snapshots[0].summary.operation = secret;
+  const texts = [
+    `{"aws_secret_access_key": "${secret}"}`,
+    `{"format-version": 2, "table-uuid": ${secret}}`,
+    `{"format-version": 2, "table-uuid": "${secret}`,
+    `${secret}`,
+    `{"format-version": "${secret}"}`,
+    fixtureWith({ "table-uuid": secret }),
+    fixtureWith({ location: [secret] }),
+    fixtureWith({ "last-column-id": secret }),
+    fixtureWith({ properties: { a: { key: secret } } }),
+    fixtureWith({ refs: { main: { "snapshot-id": 1, type: secret } } }),
+    fixtureWith({
+      schemas: [{ "schema-id": 1, fields: [{ id: 1, name: "x", required: true, type: secret }] }],
+    }),
+    fixtureWith({
+      schemas: [{ "schema-id": 1, type: secret, fields: [] }],
+    }),
+    fixtureWith({
+      "partition-specs": [{
+        "spec-id": 0,
+        fields: [{ name: "x", transform: secret, "source-id": 1, "field-id": 1000 }],
+      }],
+    }),
+    fixtureWith({ snapshots }).replaceAll(/"(\d{16,})"/g, "$1"),
+  ];
+  for (const text of texts) {
+    assert.throws(() => tableMetadataFromJson(text, SOURCE), (error) => {
+      assert.ok(error instanceof LakehouseError, String(error));
+      assert.ok(error.message.includes(SOURCE), error.message);
+      assert.ok(!error.message.includes("PLANTED"), error.message);
+      return true;
+    });
+  }
 });
 
 Deno.test("inconsistent metadata is rejected as Java rejects it", () => {

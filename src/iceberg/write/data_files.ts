@@ -4,9 +4,14 @@
  * DuckDB write one Parquet file per partition value (rolled at a target
  * size) with Iceberg field ids on every node, reads the files back to compute
  * exact column statistics, and uploads them through the ObjectStore.
+ *
+ * Staging (everything up to the local files) and uploading are separate
+ * steps: staging is where the rows' values can fail (DataError), and it
+ * needs no network, so a writer can stage, learn which rows fail, and upload
+ * (and retry uploads through a storage outage) without computing twice.
  */
 import { join } from "node:path";
-import { LakehouseError } from "../../core/errors.ts";
+import { DataError, LakehouseError } from "../../core/errors.ts";
 import { type Engine, sqlIdent, sqlString } from "../../engine/duckdb.ts";
 import type { ObjectStore } from "../../storage/store.ts";
 import type {
@@ -54,7 +59,57 @@ const CHUNK = "__lakehouse_chunk";
 /** Compressed bytes per row assumed when turning a target file size into a row count. */
 const ESTIMATED_ROW_BYTES = 64;
 
+/** Data files written to local scratch, not yet uploaded. */
+export interface StagedDataFiles {
+  /** The files' entries, with their final (table) paths. */
+  readonly files: readonly DataFile[];
+  /** Local copy of files[i]. */
+  readonly localPaths: readonly string[];
+  /** Rows in all files. */
+  readonly rows: bigint;
+  /** Removes the local copies. */
+  dispose(): Promise<void>;
+}
+
+/** Stages, uploads and disposes: the relation as uploaded data files. */
 export async function writeDataFiles(options: WriteDataFilesOptions): Promise<DataFile[]> {
+  const staged = await stageDataFiles(options);
+  try {
+    return await uploadDataFiles(options.store, staged);
+  } finally {
+    await staged.dispose();
+  }
+}
+
+/** Uploads staged files to their table paths (a few at a time). */
+export async function uploadDataFiles(
+  store: ObjectStore,
+  staged: StagedDataFiles,
+): Promise<DataFile[]> {
+  const { files, localPaths } = staged;
+  for (let i = 0; i < files.length; i += UPLOADS_IN_FLIGHT) {
+    await Promise.all(
+      files.slice(i, i + UPLOADS_IN_FLIGHT).map((f, k) =>
+        store.putFile(f.filePath, localPaths[i + k])
+      ),
+    );
+  }
+  return [...files];
+}
+
+const NOTHING_STAGED: StagedDataFiles = Object.freeze({
+  files: [],
+  localPaths: [],
+  rows: 0n,
+  dispose: () => Promise.resolve(),
+});
+
+/**
+ * Writes the relation's rows as Parquet files in a new directory under
+ * `tempDir`, with statistics and table paths; nothing leaves the machine.
+ * Row values that cannot be written fail with DataError.
+ */
+export async function stageDataFiles(options: WriteDataFilesOptions): Promise<StagedDataFiles> {
   const { engine, schema, spec } = options;
   const stage = `__stage_${crypto.randomUUID().replaceAll("-", "")}`;
   await validateRelation(engine, schema, options.source);
@@ -128,10 +183,12 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
       : tuples.length === 0
       ? 0n
       : (await engine.query<{ n: bigint }>(`SELECT sum(n)::BIGINT AS n FROM ${pids}`))[0].n;
-    if (total === 0n) return [];
+    if (total === 0n) return NOTHING_STAGED;
 
     const outDir = join(options.tempDir, `write-${crypto.randomUUID()}`);
     await Deno.mkdir(outDir, { recursive: true });
+    const dispose = () => Deno.remove(outDir, { recursive: true }).catch(() => {});
+    let handedOver = false;
     try {
       const pidExpr = partNames.length === 0 ? "0" : "k.pid";
       const pidJoin = partNames.length === 0
@@ -211,22 +268,16 @@ export async function writeDataFiles(options: WriteDataFilesOptions): Promise<Da
           sortOrderId: 0,
         };
       });
-      for (let i = 0; i < files.length; i += UPLOADS_IN_FLIGHT) {
-        await Promise.all(
-          files.slice(i, i + UPLOADS_IN_FLIGHT).map((f, k) =>
-            options.store.putFile(f.filePath, written[i + k].path)
-          ),
-        );
-      }
       const rows = files.reduce((sum, f) => sum + f.recordCount, 0n);
       if (rows !== total) {
         throw new LakehouseError(
           `wrote ${rows} rows into ${files.length} files but the batch has ${total}: refusing to commit`,
         );
       }
-      return files;
+      handedOver = true;
+      return { files, localPaths: written.map((w) => w.path), rows, dispose };
     } finally {
-      await Deno.remove(outDir, { recursive: true }).catch(() => {});
+      if (!handedOver) await dispose();
     }
   } finally {
     for (const object of cleanups.reverse()) {
@@ -347,14 +398,15 @@ export async function validateRelation(
   if (checks.length === 0) return;
   const [row] = await engine.query(`SELECT ${checks.join(", ")} FROM ${source}`);
   for (const field of schema.fields) {
+    // Both depend on the rows' values: a writer isolates the rows at fault.
     if (row[`null:${field.name}`] === true) {
-      throw new LakehouseError(
+      throw new DataError(
         `batch does not match the table schema: required column ${field.name} has a NULL value`,
       );
     }
     const bad = row[`bad:${field.name}`];
     if (bad !== null && bad !== undefined) {
-      throw new LakehouseError(
+      throw new DataError(
         `batch does not match the table schema: column ${field.name} has value ${
           JSON.stringify(bad)
         }, which is not a ${typeName(field.type)}`,
