@@ -20,7 +20,7 @@
  */
 import { parseArgs } from "node:util";
 import { SqliteCatalog } from "../src/catalog/sqlite.ts";
-import { Engine } from "../src/engine/duckdb.ts";
+import { DuckDb } from "../src/duckdb/duckdb.ts";
 import { commitChange } from "../src/iceberg/commit/commit.ts";
 import { partitionKey } from "../src/iceberg/write/delete_files.ts";
 import { currentSnapshot } from "../src/iceberg/spec/metadata.ts";
@@ -99,7 +99,7 @@ const store: ObjectStore = new Proxy(baseStore, {
     return typeof value === "function" ? value.bind(target) : value;
   },
 });
-const engine = await Engine.open();
+const duckdb = await DuckDb.open();
 const catalog = await SqliteCatalog.open(`${dir}/catalog.db`);
 let tables = 0;
 
@@ -116,7 +116,7 @@ async function freshTable(label: string) {
 
 async function write(location: string, from: number, n: number): Promise<DataFile[]> {
   return await writeDataFiles({
-    engine,
+    duckdb,
     store,
     schema: TEST_SCHEMA,
     spec: BUCKET_SPEC,
@@ -267,7 +267,7 @@ async function cleanup(): Promise<void> {
     await store.deleteMany(keys);
   }
   await store.close();
-  engine.close();
+  duckdb.close();
   await catalog.close();
   await Deno.remove(dir, { recursive: true });
 }

@@ -4,7 +4,7 @@
  * columns, non-ASCII text), canonical row output from our own scan, and the
  * pyiceberg reader.
  */
-import { Engine, sqlIdent } from "../src/engine/duckdb.ts";
+import { DuckDb, sqlIdent } from "../src/duckdb/duckdb.ts";
 import type { IcebergType, PartitionSpec, Schema } from "../src/iceberg/spec/types.ts";
 
 export const TEST_SCHEMA: Schema = {
@@ -86,7 +86,7 @@ function canonicalExpr(expr: string, type: IcebergType): string {
 
 /** Rows of a DuckDB relation in the canonical form, sorted like the Python side. */
 export async function canonicalRows(
-  engine: Engine,
+  duckdb: DuckDb,
   relation: string,
   schema: Schema,
 ): Promise<unknown[]> {
@@ -94,7 +94,7 @@ export async function canonicalRows(
     schema.fields.map((f) => `${sqlIdent(f.name)}: ${canonicalExpr(sqlIdent(f.name), f.type)}`)
       .join(", ")
   }}`;
-  const rows = await engine.query<{ j: string }>(
+  const rows = await duckdb.query<{ j: string }>(
     `SELECT to_json(${struct})::VARCHAR AS j FROM ${relation}`,
   );
   return rows.map((r) => normalizeJson(JSON.parse(r.j))).sort(compareJson);
@@ -158,4 +158,4 @@ export async function readWithPyiceberg(args: Record<string, unknown>): Promise<
   return result;
 }
 
-export { Engine };
+export { DuckDb };

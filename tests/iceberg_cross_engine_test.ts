@@ -20,7 +20,7 @@ import {
   BUCKET_SPEC,
   canonicalRows,
   compareJson,
-  Engine,
+  DuckDb,
   HOUR_SPEC,
   readWithPyiceberg,
   TEST_SCHEMA,
@@ -47,7 +47,7 @@ function pyicebergNullLists(row: unknown): unknown {
 
 async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSpec, s3: boolean) {
   const dir = await Deno.makeTempDir();
-  const engine = await Engine.open();
+  const duckdb = await DuckDb.open();
   const catalog = await SqliteCatalog.open(`${dir}/catalog.db`);
   const id = { namespace: ["shop"], name: `t_${spec.fields[0].transform.replace(/\W/g, "")}` };
   const reader = new ManifestReader(store);
@@ -70,7 +70,7 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
       const table = await loadTable(catalog, store, id);
       const plan = await planScan(table.metadata, reader, { snapshotId });
       await createScanView(plan, {
-        engine,
+        duckdb,
         store,
         cacheDir: `${dir}/cache`,
         name: "t",
@@ -80,7 +80,7 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
     };
     const check = async (label: string, snapshotId?: bigint) => {
       await ours(snapshotId);
-      const expected = (await canonicalRows(engine, "t", TEST_SCHEMA)).map(pyicebergNullLists);
+      const expected = (await canonicalRows(duckdb, "t", TEST_SCHEMA)).map(pyicebergNullLists);
       const theirs = await readWithPyiceberg({
         ...pyArgs,
         ...(snapshotId ? { snapshot_id: String(snapshotId) } : {}),
@@ -93,7 +93,7 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
     const append = async (from: number, n: number) => {
       const table = await loadTable(catalog, store, id);
       const files = await writeDataFiles({
-        engine,
+        duckdb,
         store,
         schema: TEST_SCHEMA,
         spec,
@@ -111,13 +111,13 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
     };
     const deleteWhere = async (predicate: string) => {
       const plan = await ours();
-      await engine.run(
+      await duckdb.run(
         `CREATE OR REPLACE TEMP TABLE del AS SELECT _file AS file_path, _pos AS pos FROM t WHERE ${predicate}`,
       );
       const live = new Map(plan.tasks.map((t) => [t.file.filePath, t.file]));
       const table = await loadTable(catalog, store, id);
       const deletes = await writePositionDeletes({
-        engine,
+        duckdb,
         store,
         source: "del",
         dataFiles: live,
@@ -127,7 +127,7 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
       assert.ok(deletes.length > 1, "deletes span several partitions");
       const referenced = [
         ...new Set(
-          (await engine.query<{ f: string }>("SELECT DISTINCT file_path AS f FROM del")).map((r) =>
+          (await duckdb.query<{ f: string }>("SELECT DISTINCT file_path AS f FROM del")).map((r) =>
             r.f
           ),
         ),
@@ -153,7 +153,7 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
     const theirs = await readWithPyiceberg(pyArgs);
     assert.equal(theirs.snapshots.length, 4);
   } finally {
-    engine.close();
+    duckdb.close();
     await catalog.close();
     await Deno.remove(dir, { recursive: true });
   }

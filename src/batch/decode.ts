@@ -5,7 +5,7 @@
  * is the staged NDJSON of the accepted records and the list of rejections;
  * the rejected records' payloads stay with the caller, which still has them.
  */
-import { encodeRejects, type RejectedRecord, StagedWriter } from "./columnar.ts";
+import { encodeRejects, type RejectedRecord, StagedWriter } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { type RejectKind, validateRecord } from "./validate.ts";
 

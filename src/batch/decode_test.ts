@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
-import { encodeRejects, encodeStaged } from "./columnar.ts";
+import { encodeRejects, encodeStaged } from "./staged.ts";
 import { decodeBatch, packBatch } from "./decode.ts";
 import { InlineDecoder, WorkerDecoder } from "./decoder.ts";
 import type { RawRecord } from "./types.ts";

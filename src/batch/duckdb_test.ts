@@ -6,9 +6,9 @@
  */
 import assert from "node:assert/strict";
 import { systemClock } from "../core/clock.ts";
-import { Engine, sqlString } from "../engine/duckdb.ts";
+import { DuckDb, sqlString } from "../duckdb/duckdb.ts";
 import { EventSource } from "../generate/source.ts";
-import { encodeRejects, encodeStaged, type RejectedRecord } from "./columnar.ts";
+import { encodeRejects, encodeStaged, type RejectedRecord } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 
@@ -80,13 +80,13 @@ function raw(value: Uint8Array | null, offset: number): RawRecord {
   };
 }
 
-async function withEngine(run: (engine: Engine, dir: string) => Promise<void>): Promise<void> {
-  const engine = await Engine.open({ threads: 1 });
+async function withEngine(run: (duckdb: DuckDb, dir: string) => Promise<void>): Promise<void> {
+  const duckdb = await DuckDb.open({ threads: 1 });
   const dir = await Deno.makeTempDir({ prefix: "lakehouse-batch-" });
   try {
-    await run(engine, dir);
+    await run(duckdb, dir);
   } finally {
-    engine.close();
+    duckdb.close();
     await Deno.remove(dir, { recursive: true });
   }
 }
@@ -111,10 +111,10 @@ Deno.test("read_json reads every payload validateEvent accepts, typed", async ()
     if (!result.ok) throw new Error(`payload ${i} rejected: ${result.reason}`);
     return { record: raw(value, i), event: result.event };
   });
-  await withEngine(async (engine, dir) => {
+  await withEngine(async (duckdb, dir) => {
     const path = `${dir}/staged.ndjson`;
     await Deno.writeFile(path, encodeStaged(staged, 1_767_300_000_000));
-    const rows = await engine.query<Record<string, unknown>>(
+    const rows = await duckdb.query<Record<string, unknown>>(
       `SELECT kafka_offset, payload.order_id AS order_id, payload.total_amount::VARCHAR AS total,
          payload.user_id AS user_id, payload.payment_method AS payment_method,
          len(payload.items) AS items
@@ -140,11 +140,11 @@ Deno.test("a record without a timestamp stages as null, which the events stream'
     record: { ...raw(value, i), timestampMs },
     event,
   }));
-  await withEngine(async (engine, dir) => {
+  await withEngine(async (duckdb, dir) => {
     const path = `${dir}/staged.ndjson`;
     await Deno.writeFile(path, encodeStaged(records, 0));
     // The expression of the events stream's staged select (src/streams/streams.ts).
-    const rows = await engine.query<{ ms: bigint | null; ts: string | null }>(
+    const rows = await duckdb.query<{ ms: bigint | null; ts: string | null }>(
       `SELECT kafka_timestamp_ms AS ms,
          strftime(make_timestamptz(kafka_timestamp_ms * 1000) AT TIME ZONE 'UTC',
            '%Y-%m-%dT%H:%M:%S.%g') AS ts
@@ -161,21 +161,21 @@ Deno.test("a record without a timestamp stages as null, which the events stream'
       encodeStaged([{ ...records[1], record: { ...records[1].record, timestampMs: -1e17 } }], 0),
     );
     await assert.rejects(() =>
-      engine.query(`SELECT make_timestamptz(kafka_timestamp_ms * 1000) FROM ${readStaged(path)}`)
+      duckdb.query(`SELECT make_timestamptz(kafka_timestamp_ms * 1000) FROM ${readStaged(path)}`)
     );
   });
 });
 
 Deno.test("read_json fails a whole file on each fault validateEvent refuses for it", async () => {
   const event = JSON.parse(BASE_TEXT);
-  await withEngine(async (engine, dir) => {
+  await withEngine(async (duckdb, dir) => {
     for (const [i, payload] of READER_FAULTS.entries()) {
       const value = ENCODER.encode(payload);
       assert.equal(validateEvent(value).ok, false, payload);
       const path = `${dir}/fault-${i}.ndjson`;
       // Staged as if accepted, to show what accepting it would do.
       await Deno.writeFile(path, encodeStaged([{ record: raw(value, i), event }], 0));
-      await assert.rejects(() => engine.query(`SELECT * FROM ${readStaged(path)}`), payload);
+      await assert.rejects(() => duckdb.query(`SELECT * FROM ${readStaged(path)}`), payload);
     }
   });
 });
@@ -198,10 +198,10 @@ Deno.test("read_json reads rejects back to the exact payload bytes", async () =>
     if (result.ok) throw new Error(`payload ${i} accepted`);
     rejects.push({ record: raw(value, i), reason: result.reason, kind: result.kind });
   }
-  await withEngine(async (engine, dir) => {
+  await withEngine(async (duckdb, dir) => {
     const path = `${dir}/rejects.ndjson`;
     await Deno.writeFile(path, encodeRejects(rejects, 1_767_300_000_000));
-    const rows = await engine.query<Record<string, unknown>>(
+    const rows = await duckdb.query<Record<string, unknown>>(
       `SELECT "offset", kind, reason, to_base64(from_base64(payload_base64)) AS b64,
          octet_length(from_base64(payload_base64)) AS size, payload_text
        FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = ${REJECT_COLUMNS})

@@ -5,4 +5,4 @@
 export * from "./types.ts";
 export * from "./batcher.ts";
 export * from "./validate.ts";
-export * from "./columnar.ts";
+export * from "./staged.ts";

@@ -5,7 +5,7 @@
  */
 import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
-import { encodeStaged } from "./columnar.ts";
+import { encodeStaged } from "./staged.ts";
 import { validateEvent, validateRecord } from "./validate.ts";
 
 const COUNT = 10_000;

@@ -21,7 +21,7 @@ import {
 } from "../config/paths.ts";
 import { checkOption, rejectOption, type Resolved } from "../config/resolve.ts";
 import { localPath } from "../config/values.ts";
-import { loadSqlFile } from "../engine/sql_files.ts";
+import { loadSqlFile } from "../duckdb/sql_files.ts";
 
 const SQL_FILES = ["events.sql", "rejects.sql"] as const;
 

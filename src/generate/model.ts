@@ -5,7 +5,7 @@
  */
 import { assert } from "../core/assert.ts";
 import { Random, Zipf } from "../core/random.ts";
-import { Catalog } from "./catalog.ts";
+import { ProductCatalog } from "./products.ts";
 
 export const EVENT_TYPES = [
   "ORDER_CREATED",
@@ -369,7 +369,7 @@ class EventHeap {
 export class OrderLifecycle {
   readonly options: Readonly<LifecycleOptions>;
   readonly #random: Random;
-  readonly #catalog: Catalog;
+  readonly #catalog: ProductCatalog;
   readonly #userZipf: Zipf;
   readonly #skuZipf: Zipf;
   readonly #heap: EventHeap;
@@ -392,7 +392,7 @@ export class OrderLifecycle {
     const o = lifecycleOptions(init);
     this.options = o;
     this.#random = new Random(`${o.seed}/lifecycle`);
-    this.#catalog = new Catalog(o.seed, o.users, o.skus);
+    this.#catalog = new ProductCatalog(o.seed, o.users, o.skus);
     this.#userZipf = new Zipf(o.users, o.zipfExponent);
     this.#skuZipf = new Zipf(o.skus, o.zipfExponent);
     this.#arrivalMeanMs = 1000 / o.ordersPerSecond;

@@ -8,8 +8,8 @@ import type { Catalog } from "../catalog/catalog.ts";
 import { openCatalog } from "../catalog/mod.ts";
 import type { Clock } from "../core/clock.ts";
 import type { Logger } from "../core/log.ts";
-import { Engine } from "../engine/duckdb.ts";
-import { loadSqlFile } from "../engine/sql_files.ts";
+import { DuckDb } from "../duckdb/duckdb.ts";
+import { loadSqlFile } from "../duckdb/sql_files.ts";
 import { openStore } from "../storage/mod.ts";
 import type { S3Config } from "../storage/s3.ts";
 import type { ObjectStore } from "../storage/store.ts";
@@ -102,7 +102,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     onRetry: (message) => retry.report(message),
   });
   const catalog = await openCatalog(config.catalog);
-  const engine = await Engine.open({
+  const duckdb = await DuckDb.open({
     memoryLimit: config.memoryLimit,
     threads: config.duckdbThreads,
   });
@@ -126,7 +126,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       new TableWriter({
         catalog,
         store,
-        engine,
+        duckdb,
         id: { namespace: [...NAMESPACE], name },
         schema: TABLES[name].schema,
         spec: TABLES[name].spec,
@@ -141,7 +141,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     const events = new EventsStream(
       eventsWriter,
       await loadSqlFile("events.sql", config.sqlDir),
-      engine,
+      duckdb,
       config.tempDir,
       config.clock,
     );
@@ -149,7 +149,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       rejectsWriter,
       await loadSqlFile("rejects.sql", config.sqlDir),
       await loadSqlFile("rejects.sql"),
-      engine,
+      duckdb,
       config.tempDir,
       config.clock,
       {
@@ -186,7 +186,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       rejects,
       close: async () => {
         decoder.close();
-        engine.close();
+        duckdb.close();
         await catalog.close();
         await store.close();
         // Staged batches not committed (no flush) are read again from Kafka
@@ -196,7 +196,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     };
   } catch (error) {
     decoder.close();
-    engine.close();
+    duckdb.close();
     await catalog.close();
     await store.close();
     throw error;

@@ -17,7 +17,7 @@
  */
 import { join } from "node:path";
 import { MicroBatcher } from "../batch/batcher.ts";
-import { encodeRejects } from "../batch/columnar.ts";
+import { encodeRejects } from "../batch/staged.ts";
 import { type Batch, type RawRecord, type ReleasedBatch, releaseRecords } from "../batch/types.ts";
 import type { DecodedBatch } from "../batch/decode.ts";
 import type { BatchDecoder } from "../batch/decoder.ts";

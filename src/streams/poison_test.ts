@@ -12,7 +12,7 @@ import { openCatalog } from "../catalog/mod.ts";
 import { FakeClock } from "../core/clock.ts";
 import { LakehouseError } from "../core/errors.ts";
 import { createLogger } from "../core/log.ts";
-import { Engine } from "../engine/duckdb.ts";
+import { DuckDb } from "../duckdb/duckdb.ts";
 import { EventSource } from "../generate/source.ts";
 import { planScan } from "../iceberg/scan/plan.ts";
 import { createScanView } from "../iceberg/scan/view.ts";
@@ -95,14 +95,14 @@ function config(dir: string, sqlDir: string, clock: FakeClock): EngineConfig {
 async function rows(dir: string, name: string): Promise<Record<string, unknown>[]> {
   const catalog = await openCatalog(join(dir, "catalog.db"));
   const store = openStore(`file://${join(dir, "wh")}`, undefined);
-  const engine = await Engine.open();
+  const duckdb = await DuckDb.open();
   try {
     const table = await loadTable(catalog, store, { namespace: [...NAMESPACE], name });
     const plan = await planScan(table.metadata, new ManifestReader(store));
-    await createScanView(plan, { engine, store, cacheDir: join(dir, "cache"), name: "t" });
-    return await engine.query("SELECT * FROM t");
+    await createScanView(plan, { duckdb, store, cacheDir: join(dir, "cache"), name: "t" });
+    return await duckdb.query("SELECT * FROM t");
   } finally {
-    engine.close();
+    duckdb.close();
     await catalog.close();
   }
 }

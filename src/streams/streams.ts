@@ -21,8 +21,8 @@ import type { PartitionRange, RawRecord, ReleasedBatch } from "../batch/types.ts
 import type { Clock } from "../core/clock.ts";
 import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
-import { type Engine, sqlIdent, sqlString } from "../engine/duckdb.ts";
-import { type SqlFile, sqlFileError } from "../engine/sql_files.ts";
+import { type DuckDb, sqlIdent, sqlString } from "../duckdb/duckdb.ts";
+import { type SqlFile, sqlFileError } from "../duckdb/sql_files.ts";
 import { ValidationError } from "../iceberg/commit/commit.ts";
 import { type StagedDataFiles, validateRelation } from "../iceberg/write/data_files.ts";
 import { type IsolatedFailure, isolateFailures } from "./isolate.ts";
@@ -92,14 +92,14 @@ const SAMPLE_STAGED_EVENT = JSON.stringify({
 export abstract class AppendStream {
   readonly writer: TableWriter;
   readonly sql: SqlFile;
-  protected readonly engine: Engine;
+  protected readonly duckdb: DuckDb;
   protected readonly tempDir: string;
   protected readonly clock: Clock;
 
-  constructor(writer: TableWriter, sql: SqlFile, engine: Engine, tempDir: string, clock: Clock) {
+  constructor(writer: TableWriter, sql: SqlFile, duckdb: DuckDb, tempDir: string, clock: Clock) {
     this.writer = writer;
     this.sql = sql;
-    this.engine = engine;
+    this.duckdb = duckdb;
     this.tempDir = tempDir;
     this.clock = clock;
   }
@@ -140,7 +140,7 @@ export abstract class AppendStream {
       paths = staged;
     }
     try {
-      await this.engine.run(
+      await this.duckdb.run(
         `CREATE OR REPLACE TEMP TABLE ${sqlIdent(this.inputName)} AS
            SELECT * FROM (${this.stagedSelect(`[${paths.map(sqlString).join(", ")}]`)})
            WHERE ${where}`,
@@ -164,12 +164,12 @@ export abstract class AppendStream {
   protected async map(sql: SqlFile = this.sql, suffix = ""): Promise<string> {
     const rows = `__rows_${this.inputName}${suffix}`;
     try {
-      await this.engine.run(`CREATE OR REPLACE TEMP VIEW ${rows} AS ${sql.text}`);
+      await this.duckdb.run(`CREATE OR REPLACE TEMP VIEW ${rows} AS ${sql.text}`);
     } catch (error) {
       throw sqlFileError(sql, error);
     }
     try {
-      await validateRelation(this.engine, this.writer.options.schema, rows);
+      await validateRelation(this.duckdb, this.writer.options.schema, rows);
     } catch (error) {
       if (error instanceof DataError) throw new DataError(errorMessage(error), { cause: error });
       throw new LakehouseError(`${sql.path}: ${errorMessage(error)}`, { cause: error });
@@ -429,12 +429,12 @@ export class RejectsStream extends AppendStream {
     writer: TableWriter,
     sql: SqlFile,
     builtin: SqlFile,
-    engine: Engine,
+    duckdb: DuckDb,
     tempDir: string,
     clock: Clock,
     options: RejectsStreamOptions,
   ) {
-    super(writer, sql, engine, tempDir, clock);
+    super(writer, sql, duckdb, tempDir, clock);
     this.#builtin = builtin;
     this.#options = options;
     this.#lastCommitMs = clock.now();

@@ -13,7 +13,7 @@
  */
 import type { Catalog, TableIdentifier } from "../catalog/catalog.ts";
 import type { Logger } from "../core/log.ts";
-import type { Engine } from "../engine/duckdb.ts";
+import type { DuckDb } from "../duckdb/duckdb.ts";
 import { commitChange, type CommitResult, ValidationError } from "../iceberg/commit/commit.ts";
 import type { PartitionSpec, Schema, TableMetadata } from "../iceberg/spec/types.ts";
 import { loadOrCreateTable, loadTable, ManifestReader } from "../iceberg/table.ts";
@@ -31,7 +31,7 @@ const CODEC_PROPERTY = "write.parquet.compression-codec";
 export interface TableWriterOptions {
   readonly catalog: Catalog;
   readonly store: ObjectStore;
-  readonly engine: Engine;
+  readonly duckdb: DuckDb;
   readonly id: TableIdentifier;
   readonly schema: Schema;
   readonly spec: PartitionSpec;
@@ -132,7 +132,7 @@ export class TableWriter {
   async stage(relation: string): Promise<StagedDataFiles> {
     const o = this.options;
     return await stageDataFiles({
-      engine: o.engine,
+      duckdb: o.duckdb,
       store: o.store,
       schema: o.schema,
       spec: o.spec,

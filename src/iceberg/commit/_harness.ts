@@ -7,7 +7,7 @@
 import type { Catalog, TableIdentifier } from "../../catalog/catalog.ts";
 import { MemoryCatalog } from "../../catalog/memory.ts";
 import { SqliteCatalog } from "../../catalog/sqlite.ts";
-import { Engine, sqlString } from "../../engine/duckdb.ts";
+import { DuckDb, sqlString } from "../../duckdb/duckdb.ts";
 import { FileStore } from "../../storage/file.ts";
 import { MemoryStore } from "../../storage/memory.ts";
 import type { ObjectStore } from "../../storage/store.ts";
@@ -45,7 +45,7 @@ export interface PlannedReplace {
 }
 
 export class TableFixture {
-  readonly engine: Engine;
+  readonly duckdb: DuckDb;
   readonly store: ObjectStore;
   readonly catalog: Catalog;
   readonly id: TableIdentifier;
@@ -61,7 +61,7 @@ export class TableFixture {
 
   private constructor(
     parts: {
-      engine: Engine;
+      duckdb: DuckDb;
       store: ObjectStore;
       catalog: Catalog;
       dir: string;
@@ -71,7 +71,7 @@ export class TableFixture {
     },
     cleanup: (() => Promise<void> | void)[],
   ) {
-    this.engine = parts.engine;
+    this.duckdb = parts.duckdb;
     this.store = parts.store;
     this.catalog = parts.catalog;
     this.id = TABLE_ID;
@@ -88,12 +88,12 @@ export class TableFixture {
     spec: PartitionSpec = HOUR_SPEC,
   ): Promise<TableFixture & { catalog: MemoryCatalog; store: MemoryStore }> {
     const dir = await Deno.makeTempDir({ prefix: "commit-test-" });
-    const engine = await Engine.open();
+    const duckdb = await DuckDb.open();
     const catalog = new MemoryCatalog();
     const store = new MemoryStore({ root: "memory://wh/" });
     const fixture = new TableFixture(
-      { engine, store, catalog, dir, location: "memory://wh/shop/orders", spec },
-      [() => engine.close(), () => Deno.remove(dir, { recursive: true })],
+      { duckdb, store, catalog, dir, location: "memory://wh/shop/orders", spec },
+      [() => duckdb.close(), () => Deno.remove(dir, { recursive: true })],
     );
     await fixture.create();
     return fixture as TableFixture & { catalog: MemoryCatalog; store: MemoryStore };
@@ -111,18 +111,18 @@ export class TableFixture {
     const spec = options.spec ?? HOUR_SPEC;
     const shared = options.shared ?? await Deno.makeTempDir({ prefix: "commit-test-" });
     const dir = await Deno.makeTempDir({ prefix: "commit-scratch-" });
-    const engine = await Engine.open();
+    const duckdb = await DuckDb.open();
     const catalog = await SqliteCatalog.open(`${shared}/catalog.db`);
     const store = new FileStore(`file://${shared}/warehouse`);
     const cleanup: (() => Promise<void> | void)[] = [
-      () => engine.close(),
+      () => duckdb.close(),
       () => catalog.close(),
       () => Deno.remove(dir, { recursive: true }),
     ];
     if (options.shared === undefined) cleanup.push(() => Deno.remove(shared, { recursive: true }));
     const fixture = new TableFixture(
       {
-        engine,
+        duckdb,
         store,
         catalog,
         dir,
@@ -160,7 +160,7 @@ export class TableFixture {
   /** Writes a relation of TEST_SCHEMA rows as data files of the table (no commit). */
   async writeRows(source: string): Promise<DataFile[]> {
     return await writeDataFiles({
-      engine: this.engine,
+      duckdb: this.duckdb,
       store: this.store,
       schema: TEST_SCHEMA,
       spec: this.spec,
@@ -192,7 +192,7 @@ export class TableFixture {
       snapshotId: options.snapshotId,
     });
     await createScanView(plan, {
-      engine: this.engine,
+      duckdb: this.duckdb,
       store: this.store,
       cacheDir: `${this.dir}/cache`,
       name: options.name ?? "t",
@@ -204,7 +204,7 @@ export class TableFixture {
   /** Ids the table holds (at a snapshot), ascending. */
   async ids(options: { snapshotId?: bigint; reader?: ManifestReader } = {}): Promise<number[]> {
     await this.scan({ ...options, name: "ids_view" });
-    const rows = await this.engine.query<{ id: bigint }>("SELECT id FROM ids_view ORDER BY id");
+    const rows = await this.duckdb.query<{ id: bigint }>("SELECT id FROM ids_view ORDER BY id");
     return rows.map((r) => Number(r.id));
   }
 
@@ -212,18 +212,18 @@ export class TableFixture {
   async planDelete(predicate: string): Promise<PlannedDelete> {
     const plan = await this.scan({ name: "del_view" });
     const del = `del_${crypto.randomUUID().replaceAll("-", "")}`;
-    await this.engine.run(
+    await this.duckdb.run(
       `CREATE TEMP TABLE ${del} AS
          SELECT _file AS file_path, _pos AS pos, id FROM del_view WHERE ${predicate}`,
     );
     try {
-      const ids = (await this.engine.query<{ id: bigint }>(`SELECT id FROM ${del} ORDER BY id`))
+      const ids = (await this.duckdb.query<{ id: bigint }>(`SELECT id FROM ${del} ORDER BY id`))
         .map((r) => Number(r.id));
-      const referenced = (await this.engine.query<{ f: string }>(
+      const referenced = (await this.duckdb.query<{ f: string }>(
         `SELECT DISTINCT file_path AS f FROM ${del} ORDER BY f`,
       )).map((r) => r.f);
       const added = await writePositionDeletes({
-        engine: this.engine,
+        duckdb: this.duckdb,
         store: this.store,
         source: del,
         dataFiles: new Map(plan.tasks.map((t) => [t.file.filePath, t.file])),
@@ -236,7 +236,7 @@ export class TableFixture {
         change: { operation: "delete", added, referencedDataFiles: referenced },
       };
     } finally {
-      await this.engine.run(`DROP TABLE IF EXISTS ${del}`);
+      await this.duckdb.run(`DROP TABLE IF EXISTS ${del}`);
     }
   }
 
@@ -264,12 +264,12 @@ export class TableFixture {
       .filter((t) => [...t.dataFiles].every((p) => paths.has(p)))
       .map((t) => t.file);
     const rows = `replace_${crypto.randomUUID().replaceAll("-", "")}`;
-    await this.engine.run(
+    await this.duckdb.run(
       `CREATE TEMP TABLE ${rows} AS SELECT * EXCLUDE (_file, _pos) FROM replace_view
          WHERE _file IN (${[...paths].map(sqlString).join(", ")})`,
     );
     try {
-      const [{ n }] = await this.engine.query<{ n: bigint }>(
+      const [{ n }] = await this.duckdb.query<{ n: bigint }>(
         `SELECT count(*)::BIGINT AS n FROM ${rows}`,
       );
       const added = await this.writeRows(rows);
@@ -286,7 +286,7 @@ export class TableFixture {
         },
       };
     } finally {
-      await this.engine.run(`DROP TABLE IF EXISTS ${rows}`);
+      await this.duckdb.run(`DROP TABLE IF EXISTS ${rows}`);
     }
   }
 

@@ -4,7 +4,7 @@ import { MemoryCatalog } from "../../catalog/memory.ts";
 import { FakeClock } from "../../core/clock.ts";
 import { LakehouseError } from "../../core/errors.ts";
 import { Random } from "../../core/random.ts";
-import { sqlString } from "../../engine/duckdb.ts";
+import { sqlString } from "../../duckdb/duckdb.ts";
 import { filePath } from "../../storage/file.ts";
 import type { ScanPlan } from "../scan/plan.ts";
 import { decodeBound } from "../spec/bounds.ts";
@@ -268,7 +268,7 @@ async function runFuzz(c: FuzzCase): Promise<void> {
     const table = await f.load();
     assert.equal(table.metadata["current-snapshot-id"], snapshot["snapshot-id"]);
     const plan = await f.scan({ name: "now" });
-    const ids = (await f.engine.query<{ id: bigint }>("SELECT id FROM now ORDER BY id"))
+    const ids = (await f.duckdb.query<{ id: bigint }>("SELECT id FROM now ORDER BY id"))
       .map((row) => Number(row.id));
     assert.deepEqual(ids, sorted(model), `${label}: scan equals the model`);
     await checkTotals(f, snapshot, plan, label);
@@ -376,9 +376,9 @@ async function runFuzz(c: FuzzCase): Promise<void> {
     // Every column of every row, after compactions rewrote them, is what was first written.
     await f.scan({ name: "final" });
     assert.deepEqual(
-      await canonicalRows(f.engine, "final", TEST_SCHEMA),
+      await canonicalRows(f.duckdb, "final", TEST_SCHEMA),
       await canonicalRows(
-        f.engine,
+        f.duckdb,
         `(SELECT * FROM ${testRowsSql(0, nextId)} WHERE id IN (SELECT id FROM final))`,
         TEST_SCHEMA,
       ),
@@ -624,16 +624,16 @@ Deno.test("position deletes committed in the same snapshot as their data file ap
     const data = await f.writeRows(testRowsSql(0, 30));
     const target = data[0];
     const local = sqlString(filePath(target.filePath));
-    const gone = (await f.engine.query<{ id: bigint }>(
+    const gone = (await f.duckdb.query<{ id: bigint }>(
       `SELECT id FROM read_parquet(${local}, file_row_number = true) WHERE file_row_number < 3`,
     )).map((r) => Number(r.id));
     assert.equal(gone.length, 3);
-    await f.engine.run(
+    await f.duckdb.run(
       `CREATE TEMP TABLE same_commit AS
          SELECT ${sqlString(target.filePath)} AS file_path, range AS pos FROM range(3)`,
     );
     const deletes = await writePositionDeletes({
-      engine: f.engine,
+      duckdb: f.duckdb,
       store: f.store,
       source: "same_commit",
       dataFiles: new Map(data.map((d) => [d.filePath, d])),
@@ -937,7 +937,7 @@ Deno.test("data files carry the schema's field id on every Parquet node", async 
     ]);
     assert.equal(expected.size, 11);
     for (const file of files) {
-      const nodes = await f.engine.query<
+      const nodes = await f.duckdb.query<
         { name: string; field_id: number | null; repetition_type: string | null }
       >(
         `SELECT name, field_id, repetition_type FROM parquet_schema(${

@@ -5,7 +5,7 @@
  * (Iceberg files never change once written).
  */
 import { join } from "node:path";
-import { type Engine, sqlIdent, sqlString } from "../../engine/duckdb.ts";
+import { type DuckDb, sqlIdent, sqlString } from "../../duckdb/duckdb.ts";
 import { filePath } from "../../storage/file.ts";
 import type { ObjectStore } from "../../storage/store.ts";
 import type { Schema } from "../spec/types.ts";
@@ -13,7 +13,7 @@ import { duckdbType } from "../write/duckdb_types.ts";
 import type { ScanPlan } from "./plan.ts";
 
 export interface ScanViewOptions {
-  readonly engine: Engine;
+  readonly duckdb: DuckDb;
   readonly store: ObjectStore;
   /** Local directory for downloaded copies of remote files. */
   readonly cacheDir: string;
@@ -27,10 +27,10 @@ export interface ScanViewOptions {
 }
 
 export async function createScanView(plan: ScanPlan, options: ScanViewOptions): Promise<void> {
-  const { engine } = options;
+  const { duckdb } = options;
   const view = sqlIdent(options.name);
   if (plan.tasks.length === 0) {
-    await engine.run(
+    await duckdb.run(
       `CREATE OR REPLACE TEMP VIEW ${view} AS SELECT ${
         [
           ...plan.schema.fields.map((f) =>
@@ -58,7 +58,7 @@ export async function createScanView(plan: ScanPlan, options: ScanViewOptions): 
   }
   const tag = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
   const filesTable = `__scan_files_${tag}`;
-  await engine.run(
+  await duckdb.run(
     `CREATE OR REPLACE TEMP TABLE ${filesTable} AS SELECT * FROM (VALUES ${
       plan.tasks.map((t) =>
         `(${sqlString(local.get(t.file.filePath)!)}, ${sqlString(t.file.filePath)})`
@@ -79,7 +79,7 @@ export async function createScanView(plan: ScanPlan, options: ScanViewOptions): 
     } FROM ${dataScan} d JOIN ${filesTable} f ON f.local = d.filename`;
   } else {
     const targetsTable = `__scan_deletes_${tag}`;
-    await engine.run(
+    await duckdb.run(
       `CREATE OR REPLACE TEMP TABLE ${targetsTable} AS SELECT * FROM (VALUES ${
         targets.map(([del, data]) => `(${sqlString(del)}, ${sqlString(data)})`).join(", ")
       }) v(delete_local, data_uri)`,
@@ -96,7 +96,7 @@ export async function createScanView(plan: ScanPlan, options: ScanViewOptions): 
         JOIN ${filesTable} f ON f.uri = x.file_path
       ) del ON del.filename = d.filename AND del.file_row_number = d.file_row_number`;
   }
-  await engine.run(`CREATE OR REPLACE TEMP VIEW ${view} AS ${sql}`);
+  await duckdb.run(`CREATE OR REPLACE TEMP VIEW ${view} AS ${sql}`);
 }
 
 /**

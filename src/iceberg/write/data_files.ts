@@ -12,7 +12,7 @@
  */
 import { join } from "node:path";
 import { DataError, LakehouseError } from "../../core/errors.ts";
-import { type Engine, sqlIdent, sqlString } from "../../engine/duckdb.ts";
+import { type DuckDb, sqlIdent, sqlString } from "../../duckdb/duckdb.ts";
 import type { ObjectStore } from "../../storage/store.ts";
 import type {
   DataFile,
@@ -28,7 +28,7 @@ import { computeFileStats } from "./stats.ts";
 import { duckdbType, fieldIdsClause } from "./duckdb_types.ts";
 
 export interface WriteDataFilesOptions {
-  readonly engine: Engine;
+  readonly duckdb: DuckDb;
   readonly store: ObjectStore;
   readonly schema: Schema;
   readonly spec: PartitionSpec;
@@ -110,9 +110,9 @@ const NOTHING_STAGED: StagedDataFiles = Object.freeze({
  * Row values that cannot be written fail with DataError.
  */
 export async function stageDataFiles(options: WriteDataFilesOptions): Promise<StagedDataFiles> {
-  const { engine, schema, spec } = options;
+  const { duckdb, schema, spec } = options;
   const stage = `__stage_${crypto.randomUUID().replaceAll("-", "")}`;
-  await validateRelation(engine, schema, options.source);
+  await validateRelation(duckdb, schema, options.source);
 
   // Partition tuple per row, computed in SQL where DuckDB has the function and
   // through a value -> bucket mapping table for bucket[N] (murmur3 is not in DuckDB).
@@ -135,7 +135,7 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
       partitionExprs.push(`CAST(floor(epoch_us(${column}) / 86400000000.0) AS INTEGER)`);
     } else if (t.startsWith("bucket[")) {
       const map = `${stage}_b${i}`;
-      await createBucketMap(engine, options.source, source, t, map);
+      await createBucketMap(duckdb, options.source, source, t, map);
       cleanups.push(`TABLE ${map}`);
       partitionExprs.push(`(SELECT b FROM ${map} WHERE v = ${column})`);
     } else {
@@ -152,7 +152,7 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
   // and the first read only computes the partition columns. A source that
   // is not deterministic cannot slip through: rows whose partition tuple
   // changed between the reads fail the row count check below.
-  await engine.run(
+  await duckdb.run(
     `CREATE TEMP VIEW ${stage} AS SELECT ${
       [...columns, ...partCols].join(", ")
     } FROM ${options.source}`,
@@ -164,7 +164,7 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
     // function over the whole batch would sort it).
     const pids = `${stage}_pids`;
     if (partNames.length > 0) {
-      await engine.run(
+      await duckdb.run(
         `CREATE TEMP TABLE ${pids} AS SELECT *, (row_number() OVER (ORDER BY ${
           partNames.join(", ")
         }) - 1)::BIGINT AS pid FROM (SELECT ${partNames.join(", ")}, count(*) AS n FROM ${stage}
@@ -174,15 +174,15 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
     }
     const tuples = partNames.length === 0
       ? [{ pid: 0n, values: [] as PartitionValue[] }]
-      : (await engine.query(`SELECT * FROM ${pids} ORDER BY pid`)).map((row) => ({
+      : (await duckdb.query(`SELECT * FROM ${pids} ORDER BY pid`)).map((row) => ({
         pid: row.pid as bigint,
         values: partNames.map((n, i) => normalizePartitionValue(row[n], spec, schema, i)),
       }));
     const total = partNames.length === 0
-      ? (await engine.query<{ n: bigint }>(`SELECT count(*)::BIGINT AS n FROM ${stage}`))[0].n
+      ? (await duckdb.query<{ n: bigint }>(`SELECT count(*)::BIGINT AS n FROM ${stage}`))[0].n
       : tuples.length === 0
       ? 0n
-      : (await engine.query<{ n: bigint }>(`SELECT sum(n)::BIGINT AS n FROM ${pids}`))[0].n;
+      : (await duckdb.query<{ n: bigint }>(`SELECT sum(n)::BIGINT AS n FROM ${pids}`))[0].n;
     if (total === 0n) return NOTHING_STAGED;
 
     const outDir = join(options.tempDir, `write-${crypto.randomUUID()}`);
@@ -220,7 +220,7 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
           })`,
         );
       }
-      await engine.run(
+      await duckdb.run(
         `COPY (SELECT ${schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ")},
              ${pidExpr}::BIGINT AS ${PID}, ${chunkExpr}::BIGINT AS ${CHUNK}
            FROM ${stage} s${pidJoin}${order})
@@ -246,7 +246,7 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
         a,
         b,
       ) => (a.pid < b.pid ? -1 : a.pid > b.pid ? 1 : a.path.localeCompare(b.path)));
-      const stats = await computeFileStats(engine, schema, written.map((w) => w.path));
+      const stats = await computeFileStats(duckdb, schema, written.map((w) => w.path));
       const files: DataFile[] = written.map((w) => {
         const tuple = tuples[Number(w.pid)];
         const s = stats.get(w.path)!;
@@ -282,25 +282,25 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
   } finally {
     for (const object of cleanups.reverse()) {
       const [kind, name] = object.split(" ");
-      await engine.run(`DROP ${kind} IF EXISTS ${name}`);
+      await duckdb.run(`DROP ${kind} IF EXISTS ${name}`);
     }
   }
 }
 
 async function createBucketMap(
-  engine: Engine,
+  duckdb: DuckDb,
   source: string,
   field: NestedField,
   transform: string,
   table: string,
 ): Promise<void> {
   const type = field.type as string;
-  const rows = await engine.query<{ v: unknown }>(
+  const rows = await duckdb.query<{ v: unknown }>(
     `SELECT DISTINCT ${sqlIdent(field.name)} AS v FROM ${source} WHERE ${
       sqlIdent(field.name)
     } IS NOT NULL`,
   );
-  await engine.run(`CREATE TEMP TABLE ${table} (v ${duckdbType(field.type)}, b INTEGER)`);
+  await duckdb.run(`CREATE TEMP TABLE ${table} (v ${duckdbType(field.type)}, b INTEGER)`);
   const chunk = 2000;
   for (let i = 0; i < rows.length; i += chunk) {
     const values = rows.slice(i, i + chunk).map(({ v }) => {
@@ -311,7 +311,7 @@ async function createBucketMap(
       ) as number;
       return `(${literal(type, v)}, ${b})`;
     });
-    await engine.run(`INSERT INTO ${table} VALUES ${values.join(", ")}`);
+    await duckdb.run(`INSERT INTO ${table} VALUES ${values.join(", ")}`);
   }
 }
 
@@ -366,11 +366,11 @@ function partitionPath(
  * convert to the column's type. The error names the column and the value.
  */
 export async function validateRelation(
-  engine: Engine,
+  duckdb: DuckDb,
   schema: Schema,
   source: string,
 ): Promise<void> {
-  const described = await engine.describe(`SELECT * FROM ${source}`);
+  const described = await duckdb.describe(`SELECT * FROM ${source}`);
   const have = new Map(described.map((c) => [c.name, c.type]));
   for (const field of schema.fields) {
     if (!have.has(field.name)) {
@@ -396,7 +396,7 @@ export async function validateRelation(
     }
   }
   if (checks.length === 0) return;
-  const [row] = await engine.query(`SELECT ${checks.join(", ")} FROM ${source}`);
+  const [row] = await duckdb.query(`SELECT ${checks.join(", ")} FROM ${source}`);
   for (const field of schema.fields) {
     // Both depend on the rows' values: a writer isolates the rows at fault.
     if (row[`null:${field.name}`] === true) {

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { LakehouseError } from "../../core/errors.ts";
-import { type Engine, sqlString } from "../../engine/duckdb.ts";
+import { type DuckDb, sqlString } from "../../duckdb/duckdb.ts";
 import type { ObjectStore } from "../../storage/store.ts";
 import { encodeBound } from "../spec/bounds.ts";
 import {
@@ -18,7 +18,7 @@ import {
 } from "../spec/types.ts";
 
 export interface WritePositionDeletesOptions {
-  readonly engine: Engine;
+  readonly duckdb: DuckDb;
   readonly store: ObjectStore;
   /** Relation with columns file_path VARCHAR, pos BIGINT (duplicates are removed). */
   readonly source: string;
@@ -31,8 +31,8 @@ export interface WritePositionDeletesOptions {
 export async function writePositionDeletes(
   options: WritePositionDeletesOptions,
 ): Promise<DataFile[]> {
-  const { engine } = options;
-  const targets = await engine.query<{ file_path: string }>(
+  const { duckdb } = options;
+  const targets = await duckdb.query<{ file_path: string }>(
     `SELECT DISTINCT file_path FROM ${options.source} ORDER BY file_path`,
   );
   if (targets.length === 0) return [];
@@ -56,13 +56,13 @@ export async function writePositionDeletes(
     for (const group of groups.values()) {
       const local = join(outDir, `${crypto.randomUUID()}.parquet`);
       const inList = group.paths.map(sqlString).join(", ");
-      await engine.run(
+      await duckdb.run(
         `COPY (SELECT DISTINCT file_path::VARCHAR AS file_path, pos::BIGINT AS pos FROM ${options.source}
                WHERE file_path IN (${inList}) ORDER BY file_path, pos)
          TO ${sqlString(local)} (FORMAT parquet, COMPRESSION zstd,
            FIELD_IDS {file_path: ${POS_DELETE_FILE_PATH_ID}, pos: ${POS_DELETE_POS_ID}})`,
       );
-      const [s] = await engine.query<
+      const [s] = await duckdb.query<
         { n: bigint; min_path: string; max_path: string; min_pos: bigint; max_pos: bigint }
       >(
         `SELECT count(*)::BIGINT AS n, min(file_path) AS min_path, max(file_path) AS max_path,

@@ -1,5 +1,5 @@
 /** Iceberg types as DuckDB SQL: column types and the COPY ... FIELD_IDS clause. */
-import { sqlIdent } from "../../engine/duckdb.ts";
+import { sqlIdent } from "../../duckdb/duckdb.ts";
 import type { IcebergType, Schema } from "../spec/types.ts";
 
 const PRIMITIVES: Record<string, string> = {

@@ -5,7 +5,7 @@
  * columns in Iceberg's single-value encoding (strings truncated to 16 code
  * points like Java), compressed column sizes and row-group split offsets.
  */
-import { type Engine, sqlIdent, sqlString } from "../../engine/duckdb.ts";
+import { type DuckDb, sqlIdent, sqlString } from "../../duckdb/duckdb.ts";
 import { encodeBound, truncateStringLower, truncateStringUpper } from "../spec/bounds.ts";
 import type { Schema } from "../spec/types.ts";
 import { leafPathIds } from "./duckdb_types.ts";
@@ -26,7 +26,7 @@ export interface FileStats {
 const STRING_BOUND_CODE_POINTS = 16;
 
 export async function computeFileStats(
-  engine: Engine,
+  duckdb: DuckDb,
   schema: Schema,
   paths: readonly string[],
 ): Promise<Map<string, FileStats>> {
@@ -47,10 +47,10 @@ export async function computeFileStats(
       selects.push(`count(*) FILTER (WHERE isnan(${c}))::BIGINT AS ${sqlIdent(`nan${f.id}`)}`);
     }
   }
-  const rows = await engine.query(
+  const rows = await duckdb.query(
     `SELECT ${selects.join(", ")} FROM read_parquet(${list}, filename = true) GROUP BY filename`,
   );
-  const meta = await engine.query<
+  const meta = await duckdb.query<
     {
       file_name: string;
       path_in_schema: string;

@@ -43,7 +43,7 @@ export interface Product {
  * Zipf sampler returns) map to ids through a seeded permutation, so the busiest
  * user is not always `user-000001` and the best-selling SKU not always the first.
  */
-export class Catalog {
+export class ProductCatalog {
   readonly users: number;
   readonly skus: number;
   readonly #userIdByRank: Int32Array;

@@ -9,7 +9,7 @@ import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
 
 export type Row = Record<string, unknown>;
 
-export interface EngineOptions {
+export interface DuckDbOptions {
   /** Database file, or ":memory:" (default). */
   readonly path?: string;
   /** Worker threads DuckDB may use (default: its own choice, all cores). */
@@ -18,7 +18,7 @@ export interface EngineOptions {
   readonly memoryLimit?: string;
 }
 
-export class Engine {
+export class DuckDb {
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
 
@@ -27,13 +27,13 @@ export class Engine {
     this.#connection = connection;
   }
 
-  static async open(options: EngineOptions = {}): Promise<Engine> {
+  static async open(options: DuckDbOptions = {}): Promise<DuckDb> {
     const config: Record<string, string> = {};
     if (options.threads !== undefined) config.threads = String(options.threads);
     if (options.memoryLimit !== undefined) config.memory_limit = options.memoryLimit;
     const instance = await DuckDBInstance.create(options.path ?? ":memory:", config);
     const connection = await instance.connect();
-    return new Engine(instance, connection);
+    return new DuckDb(instance, connection);
   }
 
   /** Runs statements for their effect. */
