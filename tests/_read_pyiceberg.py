@@ -4,8 +4,9 @@ Used by the cross-engine tests: pyiceberg is an independent reader, so rows it
 returns must equal what lakehouse's own scan returns.
 
 Argument: one JSON object {catalog_uri, warehouse, table, snapshot_id?, s3?}.
-Output: {"rows": [...], "snapshot_id": ...} with rows sorted, decimals as
-strings, timestamps as epoch microseconds.
+Output: {"rows": [...], "snapshot_id": ..., "snapshots": [...], "properties":
+{...}, "sort_order": {...}} with rows sorted, decimals as strings, timestamps
+as epoch microseconds.
 """
 import datetime
 import decimal
@@ -55,10 +56,21 @@ def main():
     rows = [canonical(r) for r in scan.to_arrow().to_pylist()]
     rows = sorted(rows, key=lambda r: json.dumps(r, sort_keys=True))
     current = table.current_snapshot()
+    order = table.sort_order()
     print(json.dumps({
         "rows": rows,
         "snapshot_id": str(current.snapshot_id) if current else None,
         "snapshots": [str(s.snapshot_id) for s in table.snapshots()],
+        "properties": dict(table.properties),
+        "sort_order": {
+            "order_id": order.order_id,
+            "fields": [{
+                "source_id": f.source_id,
+                "transform": str(f.transform),
+                "direction": f.direction.value,
+                "null_order": f.null_order.value,
+            } for f in order.fields],
+        },
     }, sort_keys=True))
 
 

@@ -1,19 +1,24 @@
 /**
  * Cross-engine judge: tables written and committed by lakehouse, read by
  * pyiceberg through the SQLite catalog, on file:// and on the real S3
- * server. After every commit (appends, position deletes spanning several
- * partitions and commits) and at an older snapshot, pyiceberg must return
- * exactly the rows our own scan returns.
+ * server. After every commit (appends, row deltas of position deletes
+ * spanning several partitions and commits, a metadata commit of a sort
+ * order and properties, a compaction that drops the deletes it made
+ * obsolete) and at older snapshots, pyiceberg must return exactly the rows
+ * our own scan returns.
  */
 import assert from "node:assert/strict";
 import { SqliteCatalog } from "../src/catalog/sqlite.ts";
 import { commitChange } from "../src/iceberg/commit/commit.ts";
+import { commitTable } from "../src/iceberg/commit/commit_table.ts";
 import { planScan } from "../src/iceberg/scan/plan.ts";
 import { createScanView } from "../src/iceberg/scan/view.ts";
 import type { PartitionSpec } from "../src/iceberg/spec/types.ts";
 import { createTable, loadTable, ManifestReader } from "../src/iceberg/table.ts";
 import { writePositionDeletes } from "../src/iceberg/write/delete_files.ts";
 import { writeDataFiles } from "../src/iceberg/write/data_files.ts";
+import { appendFiles, replaceFiles, rowDelta } from "../src/iceberg/transaction/mod.ts";
+import { sqlString } from "../src/duckdb/duckdb.ts";
 import { openStore } from "../src/storage/mod.ts";
 import type { ObjectStore } from "../src/storage/store.ts";
 import {
@@ -103,11 +108,10 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
         tempDir: dir,
       });
       assert.ok(files.length > 1, "rows spread over several partitions");
-      return await commitChange(context, {
-        operation: "append",
-        added: files,
-        summary: { "test.batch": String(from) },
-      });
+      return await commitChange(
+        context,
+        appendFiles(files, { summary: { "test.batch": String(from) } }),
+      );
     };
     const deleteWhere = async (predicate: string) => {
       const plan = await ours();
@@ -132,11 +136,30 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
           ),
         ),
       ];
-      return await commitChange(context, {
-        operation: "delete",
-        added: deletes,
-        referencedDataFiles: referenced,
+      return await commitChange(
+        context,
+        rowDelta({ deletes, referencedDataFiles: referenced }),
+      );
+    };
+    /** Rewrites every data file that has deletes into new files without the deleted rows. */
+    const compact = async () => {
+      const plan = await ours();
+      const rewritten = plan.tasks.filter((t) => t.deletes.length > 0).map((t) => t.file);
+      assert.ok(rewritten.length > 1, "files with deletes to compact");
+      const table = await loadTable(catalog, store, id);
+      const added = await writeDataFiles({
+        duckdb,
+        store,
+        schema: TEST_SCHEMA,
+        spec,
+        source: `(SELECT * EXCLUDE (_file, _pos) FROM t WHERE _file IN (${
+          rewritten.map((f) => sqlString(f.filePath)).join(", ")
+        }))`,
+        location: table.metadata.location,
+        targetFileSizeBytes: 64 << 20,
+        tempDir: dir,
       });
+      return await commitChange(context, replaceFiles({ plan, rewritten, added }));
     };
 
     const first = await append(0, 2000);
@@ -145,13 +168,51 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
     assert.equal(await check("after append 2"), 3000);
     await deleteWhere("id % 10 = 3");
     assert.equal(await check("after delete 1"), 2700);
-    await deleteWhere("id % 10 = 7 AND id > 1500");
+    const deleted = await deleteWhere("id % 10 = 7 AND id > 1500");
     assert.equal(await check("after delete 2"), 2550);
+    // A metadata-only commit through the REST vocabulary: a sort order and a property.
+    const base = (await loadTable(catalog, store, id)).metadata;
+    await commitTable(context, [
+      { type: "assert-table-uuid", uuid: base["table-uuid"] },
+      { type: "assert-default-sort-order-id", "default-sort-order-id": 0 },
+    ], [
+      {
+        action: "add-sort-order",
+        "sort-order": {
+          "order-id": 0,
+          fields: [
+            { transform: "hour", "source-id": 3, direction: "desc", "null-order": "nulls-last" },
+            {
+              transform: "identity",
+              "source-id": 1,
+              direction: "asc",
+              "null-order": "nulls-first",
+            },
+          ],
+        },
+      },
+      { action: "set-default-sort-order", "sort-order-id": -1 },
+      { action: "set-properties", updates: { "lakehouse.test": "sorted" } },
+    ]);
+    const sorted = await readWithPyiceberg(pyArgs);
+    assert.equal(sorted.properties["lakehouse.test"], "sorted");
+    assert.deepEqual(sorted.sort_order, {
+      order_id: 1,
+      fields: [
+        { source_id: 3, transform: "hour", direction: "desc", null_order: "nulls-last" },
+        { source_id: 1, transform: "identity", direction: "asc", null_order: "nulls-first" },
+      ],
+    });
+    assert.equal(await check("after the metadata commit"), 2550);
+    const compacted = await compact();
+    assert.equal(compacted.snapshot.summary["total-delete-files"], "0");
+    assert.equal(await check("after compaction"), 2550);
     // Time travel: both readers at older snapshots.
     assert.equal(await check("at snapshot 1", first.snapshot["snapshot-id"]), 2000);
     assert.equal(await check("at snapshot 2", second.snapshot["snapshot-id"]), 3000);
+    assert.equal(await check("at snapshot 4", deleted.snapshot["snapshot-id"]), 2550);
     const theirs = await readWithPyiceberg(pyArgs);
-    assert.equal(theirs.snapshots.length, 4);
+    assert.equal(theirs.snapshots.length, 5);
   } finally {
     duckdb.close();
     await catalog.close();
@@ -159,7 +220,7 @@ async function scenario(warehouse: string, store: ObjectStore, spec: PartitionSp
   }
 }
 
-Deno.test("pyiceberg reads what we write on file:// (hour partitions): appends, deletes, time travel", async () => {
+Deno.test("pyiceberg reads what we write on file:// (hour partitions): appends, row deltas, sort order, compaction, time travel", async () => {
   const warehouseDir = await Deno.makeTempDir();
   try {
     await scenario(

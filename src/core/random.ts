@@ -3,7 +3,7 @@
  * state and identical on every platform, so a seed reproduces a stream byte
  * for byte. Not for cryptography.
  */
-export class Random {
+export class Random implements RandomSource {
   #a: number;
   #b: number;
   #c: number;
@@ -130,3 +130,20 @@ export class Zipf {
     return lo;
   }
 }
+
+/**
+ * What code that needs randomness takes, so tests can pass a seeded Random
+ * and production the system's generator.
+ */
+export interface RandomSource {
+  /** Uniform 32-bit unsigned integer. */
+  uint32(): number;
+  /** Uniform float in [0, 1). */
+  float(): number;
+}
+
+/** The platform's generators: crypto for integers (ids), Math.random for floats (jitter). */
+export const systemRandom: RandomSource = {
+  uint32: () => crypto.getRandomValues(new Uint32Array(1))[0],
+  float: () => Math.random(),
+};

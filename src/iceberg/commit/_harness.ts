@@ -1,8 +1,9 @@
 /**
  * Test helpers for commits: a table on a memory or SQLite catalog with its
  * own DuckDB engine, and the write paths a writer uses (append, position
- * deletes through the scan view, compaction of chosen data files), each
- * returning the PendingChange so a test decides when and how it commits.
+ * deletes through the scan view, compaction of chosen data files). Each
+ * writes the files and builds the PendingChange with the production action
+ * (src/iceberg/transaction), so a test decides when and how it commits.
  */
 import type { Catalog, TableIdentifier } from "../../catalog/catalog.ts";
 import { MemoryCatalog } from "../../catalog/memory.ts";
@@ -14,6 +15,7 @@ import type { ObjectStore } from "../../storage/store.ts";
 import { planScan, type ScanPlan } from "../scan/plan.ts";
 import { createScanView } from "../scan/view.ts";
 import type { DataFile, PartitionSpec } from "../spec/types.ts";
+import { appendFiles, replaceFiles, rowDelta } from "../transaction/mod.ts";
 import { createTable, loadTable, ManifestReader, type TableHandle } from "../table.ts";
 import { writeDataFiles } from "../write/data_files.ts";
 import { writePositionDeletes } from "../write/delete_files.ts";
@@ -24,7 +26,7 @@ import {
   type CommitResult,
   type PendingChange,
 } from "./commit.ts";
-import { BUCKET_SPEC, HOUR_SPEC, TEST_SCHEMA, testRowsSql } from "../../../tests/_iceberg.ts";
+import { BUCKET_SPEC, HOUR_SPEC, TEST_SCHEMA, testRowsSql } from "../_fixtures.ts";
 
 export { BUCKET_SPEC, HOUR_SPEC, TEST_SCHEMA, testRowsSql };
 
@@ -173,7 +175,7 @@ export class TableFixture {
 
   /** The append of rows `from .. from + n - 1` (data files written, not committed). */
   async planAppend(from: number, n: number): Promise<PendingChange> {
-    return { operation: "append", added: await this.writeRows(testRowsSql(from, n)) };
+    return appendFiles(await this.writeRows(testRowsSql(from, n)));
   }
 
   async append(from: number, n: number, options: CommitOptions = {}): Promise<CommitResult> {
@@ -230,11 +232,7 @@ export class TableFixture {
         location: this.location,
         tempDir: this.dir,
       });
-      return {
-        ids,
-        plan,
-        change: { operation: "delete", added, referencedDataFiles: referenced },
-      };
+      return { ids, plan, change: rowDelta({ deletes: added, referencedDataFiles: referenced }) };
     } finally {
       await this.duckdb.run(`DROP TABLE IF EXISTS ${del}`);
     }
@@ -242,8 +240,8 @@ export class TableFixture {
 
   /**
    * Compaction of the data files `choose` picks from the current plan: their
-   * live rows are rewritten into new files, and the change removes them with
-   * every delete file that applies to nothing else.
+   * live rows are rewritten into new files, and the change (replaceFiles)
+   * removes them with every delete file that applies to nothing else.
    */
   async planReplace(
     choose: (plan: ScanPlan) => readonly DataFile[],
@@ -252,17 +250,6 @@ export class TableFixture {
     const plan = await this.scan({ name: "replace_view" });
     const chosen = choose(plan);
     const paths = new Set(chosen.map((f) => f.filePath));
-    const targets = new Map<string, { file: DataFile; dataFiles: Set<string> }>();
-    for (const task of plan.tasks) {
-      for (const d of task.deletes) {
-        const entry = targets.get(d.filePath) ?? { file: d, dataFiles: new Set<string>() };
-        entry.dataFiles.add(task.file.filePath);
-        targets.set(d.filePath, entry);
-      }
-    }
-    const obsoleteDeletes = [...targets.values()]
-      .filter((t) => [...t.dataFiles].every((p) => paths.has(p)))
-      .map((t) => t.file);
     const rows = `replace_${crypto.randomUUID().replaceAll("-", "")}`;
     await this.duckdb.run(
       `CREATE TEMP TABLE ${rows} AS SELECT * EXCLUDE (_file, _pos) FROM replace_view
@@ -273,17 +260,15 @@ export class TableFixture {
         `SELECT count(*)::BIGINT AS n FROM ${rows}`,
       );
       const added = await this.writeRows(rows);
-      const start = plan.snapshot!;
       return {
         rows: Number(n),
         plan,
-        change: {
-          operation: "replace",
+        change: replaceFiles({
+          plan,
+          rewritten: chosen,
           added,
-          removed: [...chosen, ...obsoleteDeletes],
-          startingSnapshotId: start["snapshot-id"],
-          ...(options.keepSequenceNumber ? { dataSequenceNumber: start["sequence-number"] } : {}),
-        },
+          keepSequenceNumber: options.keepSequenceNumber,
+        }),
       };
     } finally {
       await this.duckdb.run(`DROP TABLE IF EXISTS ${rows}`);

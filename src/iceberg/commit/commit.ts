@@ -1,19 +1,18 @@
 /**
- * Committing a change to a table: data and delete files are already written;
- * this writes their manifests once, then per attempt loads the current
- * metadata, validates the change against what others committed meanwhile,
- * builds the manifest list and the new metadata (pure), writes both, and
- * swaps the catalog pointer. A conflict reloads and retries with the same
- * files and snapshot id; an unknown outcome is reported and nothing written
- * is deleted (it may be referenced by a commit that did land).
+ * Committing a data change to a table: data and delete files are already
+ * written; this writes their manifests once, then per attempt (through the
+ * one commit path, runCommit) loads the current metadata, validates the
+ * change against what others committed meanwhile, writes the manifest list,
+ * and commits the snapshot as the REST vocabulary says it: requirements
+ * `assert-table-uuid` and `assert-ref-snapshot-id` (main is still the
+ * parent), updates `add-snapshot` and `set-snapshot-ref` main. A conflict
+ * reloads and retries with the same files and snapshot id.
  */
-import { CommitConflictError, CommitStateUnknownError } from "../../catalog/catalog.ts";
-import type { Catalog, TableIdentifier } from "../../catalog/catalog.ts";
-import { type Clock, systemClock } from "../../core/clock.ts";
+import { assert } from "../../core/assert.ts";
 import { LakehouseError } from "../../core/errors.ts";
-import type { ObjectStore } from "../../storage/store.ts";
+import { type RandomSource, systemRandom } from "../../core/random.ts";
 import { summarizePartitions, writeManifest, writeManifestList } from "../avro/mod.ts";
-import { metadataFileName, parseMetadataVersion, tableMetadataToJson } from "../spec/metadata.ts";
+import { currentSchema, currentSnapshot, defaultSpec, specById } from "../spec/metadata.ts";
 import { SummaryBuilder } from "../spec/summary.ts";
 import {
   type DataFile,
@@ -22,88 +21,34 @@ import {
   ManifestContent,
   type ManifestEntry,
   type ManifestFile,
-  type Operation,
+  type PartitionSpec,
   type Snapshot,
   type TableMetadata,
 } from "../spec/types.ts";
-import { currentSchema, currentSnapshot, defaultSpec } from "../spec/metadata.ts";
+import { type LoadedManifest, loadTable, ManifestReader, partitionType } from "../table.ts";
 import {
-  type LoadedManifest,
-  loadTable,
-  ManifestReader,
-  partitionType,
-  type TableHandle,
-} from "../table.ts";
-import { applyUpdates, type TableUpdate } from "./updates.ts";
-import { partitionKey } from "../write/delete_files.ts";
+  assertPositionsInBounds,
+  conflictingDelete,
+  type LiveFiles,
+  liveFiles,
+  needsLiveFiles,
+  type PendingChange,
+  validateAgainstLive,
+  ValidationError,
+} from "./change.ts";
+import {
+  type CommitContext,
+  type CommitOptions,
+  runCommit,
+  type TableCommitResult,
+} from "./commit_table.ts";
+import type { TableRequirement, TableUpdate } from "./updates.ts";
 
-/** The change could not be applied to the table as it now is; replan from fresh metadata. */
-export class ValidationError extends LakehouseError {
-  constructor(message: string) {
-    super(message, { retriable: false });
-    this.name = "ValidationError";
-  }
-}
+export { type LiveFiles, liveFiles, type PendingChange, ValidationError };
+export type { CommitContext, CommitOptions };
 
-export interface PendingChange {
-  readonly operation: Operation;
-  /** New data and position delete files. */
-  readonly added: readonly DataFile[];
-  /** Live data or delete files this change removes (matched by path). */
-  readonly removed?: readonly DataFile[];
-  /**
-   * Custom snapshot summary keys (stream offsets, writer id); a function is
-   * called per attempt with the metadata the attempt builds on.
-   */
-  readonly summary?:
-    | Readonly<Record<string, string>>
-    | ((base: TableMetadata) => Readonly<Record<string, string>>);
-  /** Data files the new position deletes point into: each must still be live. */
-  readonly referencedDataFiles?: readonly string[];
-  /**
-   * The snapshot the change was planned from. With removed data files, a
-   * position delete committed after it that applies to one of them fails the
-   * commit (otherwise a concurrent delete would be lost).
-   */
-  readonly startingSnapshotId?: bigint;
-  /** Called with the metadata of each attempt; throw ValidationError to abort. */
-  readonly validate?: (base: TableMetadata, live: LiveFiles) => void;
-  /**
-   * Data sequence number for the added files (compaction keeps the starting
-   * one so older deletes still apply); default: the new snapshot's.
-   */
-  readonly dataSequenceNumber?: bigint;
-}
-
-export interface CommitOptions {
-  readonly attemptsMax?: number;
-  readonly backoffBaseMs?: number;
-  readonly backoffMaxMs?: number;
-  readonly clock?: Clock;
-  /** Merge data (or delete) manifests once there are at least this many. */
-  readonly manifestMergeMinCount?: number;
-  /** Manifests at least this large are left as they are when merging. */
-  readonly manifestTargetBytes?: number;
-}
-
-export interface CommitResult {
+export interface CommitResult extends TableCommitResult {
   readonly snapshot: Snapshot;
-  readonly metadataLocation: string;
-  readonly metadata: TableMetadata;
-  readonly attempts: number;
-}
-
-/** Live files of a snapshot, by path, with their data sequence numbers. */
-export interface LiveFiles {
-  readonly data: ReadonlyMap<string, ManifestEntry>;
-  readonly deletes: ReadonlyMap<string, ManifestEntry>;
-}
-
-export interface CommitContext {
-  readonly catalog: Catalog;
-  readonly store: ObjectStore;
-  readonly id: TableIdentifier;
-  readonly manifests?: ManifestReader;
 }
 
 export async function commitChange(
@@ -113,18 +58,24 @@ export async function commitChange(
 ): Promise<CommitResult> {
   const { catalog, store, id } = context;
   const reader = context.manifests ?? new ManifestReader(store);
-  const clock = options.clock ?? systemClock;
-  const attemptsMax = options.attemptsMax ?? 10;
+  const ctx: CommitContext = { ...context, manifests: reader };
   const mergeMin = options.manifestMergeMinCount ?? 16;
   const targetBytes = options.manifestTargetBytes ?? 8 << 20;
-  const snapshotId = newSnapshotId();
+  const snapshotId = newSnapshotId(options.random ?? systemRandom);
   const added = change.added;
   const removedPaths = new Set((change.removed ?? []).map((f) => f.filePath));
+  for (const f of added) {
+    if (f.content !== FileContent.Data && f.content !== FileContent.PositionDeletes) {
+      throw new LakehouseError(
+        `cannot commit ${f.filePath}: equality delete files are not supported (scans of this build do not apply them)`,
+      );
+    }
+  }
 
-  let table = await loadTable(catalog, store, id, reader);
+  const first = await loadTable(catalog, store, id, reader);
   // Manifests of new files are written once and reused by every attempt.
-  const schema = currentSchema(table.metadata);
-  const spec = defaultSpec(table.metadata);
+  const schema = currentSchema(first.metadata);
+  const spec = defaultSpec(first.metadata);
   const ptype = partitionType(schema, spec);
   const newManifests: ManifestFile[] = [];
   for (const content of [FileContent.Data, FileContent.PositionDeletes] as const) {
@@ -146,7 +97,7 @@ export async function commitChange(
       entries,
     });
     const path =
-      `${table.metadata.location}/metadata/${crypto.randomUUID()}-m${newManifests.length}.avro`;
+      `${first.metadata.location}/metadata/${crypto.randomUUID()}-m${newManifests.length}.avro`;
     await store.put(path, bytes);
     reader.rememberManifest(path, entries);
     newManifests.push({
@@ -167,22 +118,36 @@ export async function commitChange(
     });
   }
 
-  for (let attempt = 1;; attempt++) {
-    const base = table.metadata;
+  let snapshot: Snapshot | undefined;
+  const result = await runCommit(ctx, options, async ({ table, number, nowMs }) => {
+    const base = table!.metadata;
     const parent = currentSnapshot(base);
     const sequenceNumber = base["last-sequence-number"] + 1n;
+    assert(
+      parent === undefined || sequenceNumber > parent["sequence-number"],
+      `new sequence number ${sequenceNumber} does not exceed the parent's ${
+        parent?.["sequence-number"]
+      }`,
+    );
+    assert(
+      change.dataSequenceNumber === undefined || change.dataSequenceNumber < sequenceNumber,
+      `data sequence number ${change.dataSequenceNumber} of the added files is not below the snapshot's ${sequenceNumber}`,
+    );
     // Every manifest is loaded (from the cache when this writer has seen it),
     // so a commit never builds on a snapshot whose files cannot be read.
     const manifests = await reader.manifests(parent);
     // The live-file map costs a pass over every entry of the table; a plain
     // append checks nothing against it.
-    if (
-      removedPaths.size > 0 || (change.referencedDataFiles?.length ?? 0) > 0 ||
-      change.validate !== undefined
-    ) {
-      validate(change, base, liveFiles(manifests), removedPaths);
-    }
-    await validateNoNewDeletes(change, base, reader, removedPaths);
+    const live = needsLiveFiles(change) ? liveFiles(manifests) : undefined;
+    if (live !== undefined) validateAgainstLive(change, base, live);
+    await validateNoNewDeletes(change, base, reader);
+    const addedData = new Map(
+      added.filter((f) => f.content === FileContent.Data).map((f) => [f.filePath, f]),
+    );
+    assertPositionsInBounds(
+      added,
+      (path) => addedData.get(path) ?? live?.data.get(path)?.dataFile,
+    );
 
     const carried: ManifestFile[] = [];
     for (const loaded of manifests) {
@@ -195,10 +160,10 @@ export async function commitChange(
         continue;
       }
       carried.push(
-        await rewriteManifest(context, table, loaded, snapshotId, sequenceNumber, removedPaths),
+        await rewriteManifest(ctx, base, loaded, snapshotId, sequenceNumber, removedPaths),
       );
     }
-    const merged = await mergeManifests(context, table, carried, reader, {
+    const merged = await mergeManifests(ctx, base, carried, reader, {
       snapshotId,
       sequenceNumber,
       mergeMin,
@@ -215,7 +180,7 @@ export async function commitChange(
     for (const f of added) summary.addFile(f, spec["spec-id"]);
     for (const f of change.removed ?? []) summary.removeFile(f, spec["spec-id"]);
     const listPath =
-      `${base.location}/metadata/snap-${snapshotId}-${attempt}-${crypto.randomUUID()}.avro`;
+      `${base.location}/metadata/snap-${snapshotId}-${number}-${crypto.randomUUID()}.avro`;
     await store.put(
       listPath,
       writeManifestList({
@@ -225,12 +190,11 @@ export async function commitChange(
         manifests: list,
       }),
     );
-    const nowMs = Math.max(clock.now(), base["last-updated-ms"]);
-    const snapshot: Snapshot = {
+    snapshot = {
       "snapshot-id": snapshotId,
       ...(parent ? { "parent-snapshot-id": parent["snapshot-id"] } : {}),
       "sequence-number": sequenceNumber,
-      "timestamp-ms": Math.floor(nowMs),
+      "timestamp-ms": nowMs,
       "manifest-list": listPath,
       summary: summary.build(
         change.operation,
@@ -239,86 +203,80 @@ export async function commitChange(
       ),
       "schema-id": schema["schema-id"],
     };
+    assertListMatchesSummary(snapshot, list, change);
+    const main = base.refs.main;
+    const requirements: TableRequirement[] = [
+      { type: "assert-table-uuid", uuid: base["table-uuid"] },
+      { type: "assert-ref-snapshot-id", ref: "main", "snapshot-id": main?.["snapshot-id"] ?? null },
+    ];
     const updates: TableUpdate[] = [
       { action: "add-snapshot", snapshot },
-      { action: "set-snapshot-ref", "ref-name": "main", type: "branch", "snapshot-id": snapshotId },
+      {
+        // Main keeps its retention settings.
+        ...(main === undefined ? {} : retention(main)),
+        action: "set-snapshot-ref",
+        "ref-name": "main",
+        type: "branch",
+        "snapshot-id": snapshotId,
+      },
     ];
-    const next = applyUpdates(base, updates, {
-      nowMs: Math.floor(nowMs),
-      baseLocation: table.metadataLocation,
-    });
-    const version = (parseMetadataVersion(table.metadataLocation) ?? 0) + 1;
-    const nextLocation = `${base.location}/metadata/${
-      metadataFileName(version, crypto.randomUUID())
-    }`;
-    const metadataBytes = new TextEncoder().encode(tableMetadataToJson(next));
-    await store.put(nextLocation, metadataBytes);
-    try {
-      await catalog.swapTable(id, table.metadataLocation, nextLocation);
-      // The next commit starts from these files; it need not read them back.
-      reader.rememberManifestList(listPath, list);
-      reader.rememberMetadata(nextLocation, metadataBytes, next);
-      return { snapshot, metadataLocation: nextLocation, metadata: next, attempts: attempt };
-    } catch (error) {
-      if (error instanceof CommitStateUnknownError) throw error;
-      if (!(error instanceof CommitConflictError) || attempt >= attemptsMax) {
-        if (error instanceof CommitConflictError) {
-          throw new LakehouseError(
-            `commit to ${
-              id.namespace.join(".")
-            }.${id.name} lost ${attempt} races in a row; giving up (${error.message})`,
-            { cause: error, retriable: true },
-          );
-        }
-        throw error;
-      }
-      const base = options.backoffBaseMs ?? 20;
-      const max = options.backoffMaxMs ?? 2_000;
-      await clock.sleep(Math.min(max, base * 2 ** (attempt - 1)) * (0.5 + Math.random() / 2));
-      table = await loadTable(catalog, store, id, reader);
-    }
-  }
+    // The next commit starts from these files; it need not read them back.
+    return { requirements, updates, landed: () => reader.rememberManifestList(listPath, list) };
+  }, { initial: first });
+  return { ...result, snapshot: snapshot! };
 }
 
-function newSnapshotId(): bigint {
-  const bytes = crypto.getRandomValues(new Uint8Array(8));
-  bytes[0] &= 0x7f;
-  let v = 0n;
-  for (const b of bytes) v = (v << 8n) | BigInt(b);
-  return v === 0n ? 1n : v;
+function retention(ref: NonNullable<TableMetadata["refs"][string]>) {
+  const { "snapshot-id": _id, type: _type, ...rest } = ref;
+  return rest;
 }
 
-export function liveFiles(manifests: readonly LoadedManifest[]): LiveFiles {
-  const data = new Map<string, ManifestEntry>();
-  const deletes = new Map<string, ManifestEntry>();
-  for (const m of manifests) {
-    for (const e of m.entries) {
-      if (e.status === EntryStatus.Deleted) continue;
-      (e.dataFile.content === FileContent.Data ? data : deletes).set(e.dataFile.filePath, e);
-    }
-  }
-  return { data, deletes };
+/** A random positive 63-bit id (Java's snapshot ids are positive longs). */
+export function newSnapshotId(random: RandomSource): bigint {
+  const high = BigInt(random.uint32() & 0x7fffffff);
+  const low = BigInt(random.uint32() >>> 0);
+  const id = (high << 32n) | low;
+  return id === 0n ? 1n : id;
 }
 
-function validate(
+/**
+ * Invariant: the snapshot summary's added and deleted record counts are what
+ * its manifests say: the rows of the files it added, and of the data files
+ * it removed as the table knew them.
+ */
+function assertListMatchesSummary(
+  snapshot: Snapshot,
+  list: readonly ManifestFile[],
   change: PendingChange,
-  base: TableMetadata,
-  live: LiveFiles,
-  removedPaths: ReadonlySet<string>,
 ): void {
-  for (const path of removedPaths) {
-    if (!live.data.has(path) && !live.deletes.has(path)) {
-      throw new ValidationError(`cannot remove ${path}: it is no longer a live file of the table`);
-    }
+  const mine = list.filter((m) =>
+    m.content === ManifestContent.Data && m.addedSnapshotId === snapshot["snapshot-id"]
+  );
+  const addedRows = mine.reduce((s, m) => s + m.addedRowsCount, 0n);
+  const deletedRows = mine.reduce((s, m) => s + m.deletedRowsCount, 0n);
+  const summary = snapshot.summary;
+  assert(
+    BigInt(summary["added-records"] ?? "0") === addedRows,
+    `snapshot ${snapshot["snapshot-id"]} summary says added-records ${
+      summary["added-records"] ?? 0
+    }, its manifests ${addedRows}`,
+  );
+  const removedData = (change.removed ?? []).filter((f) => f.content === FileContent.Data);
+  assert(
+    BigInt(summary["deleted-records"] ?? "0") === deletedRows,
+    `snapshot ${snapshot["snapshot-id"]} summary says deleted-records ${
+      summary["deleted-records"] ?? 0
+    }, its manifests ${deletedRows} (${removedData.length} data files removed)`,
+  );
+  for (const m of list) {
+    assert(
+      m.sequenceNumber <= snapshot["sequence-number"] &&
+        m.minSequenceNumber <= m.sequenceNumber,
+      `manifest ${m.manifestPath} has sequence numbers ${m.minSequenceNumber}..${m.sequenceNumber} beyond snapshot ${
+        snapshot["sequence-number"]
+      }`,
+    );
   }
-  for (const path of change.referencedDataFiles ?? []) {
-    if (!live.data.has(path)) {
-      throw new ValidationError(
-        `position deletes reference ${path}, which is no longer live (a concurrent rewrite removed it)`,
-      );
-    }
-  }
-  change.validate?.(base, live);
 }
 
 /** A delete committed after the starting snapshot must not apply to a file this change removes. */
@@ -326,29 +284,18 @@ async function validateNoNewDeletes(
   change: PendingChange,
   base: TableMetadata,
   reader: ManifestReader,
-  removedPaths: ReadonlySet<string>,
 ): Promise<void> {
-  const removedData = (change.removed ?? []).filter((f) => f.content === FileContent.Data);
-  if (change.startingSnapshotId === undefined || removedData.length === 0) return;
-  const partitions = new Set(removedData.map((f) => partitionKey(f.partition)));
+  const removesData = (change.removed ?? []).some((f) => f.content === FileContent.Data);
+  if (change.startingSnapshotId === undefined || !removesData) return;
+  const since: DataFile[] = [];
   let snapshot = currentSnapshot(base);
   while (snapshot && snapshot["snapshot-id"] !== change.startingSnapshotId) {
     for (const m of await reader.manifestList(snapshot)) {
       if (m.content !== ManifestContent.Deletes || m.addedSnapshotId !== snapshot["snapshot-id"]) {
         continue;
       }
-      const loaded = await reader.manifest(m);
-      for (const e of loaded.entries) {
-        if (e.status !== EntryStatus.Added) continue;
-        const ref = e.dataFile.referencedDataFile;
-        const applies = ref !== undefined
-          ? removedPaths.has(ref)
-          : partitions.has(partitionKey(e.dataFile.partition));
-        if (applies) {
-          throw new ValidationError(
-            `delete file ${e.dataFile.filePath} was committed after snapshot ${change.startingSnapshotId} and applies to a file being replaced`,
-          );
-        }
+      for (const e of (await reader.manifest(m)).entries) {
+        if (e.status === EntryStatus.Added) since.push(e.dataFile);
       }
     }
     const parentId = snapshot["parent-snapshot-id"];
@@ -356,12 +303,18 @@ async function validateNoNewDeletes(
       ? undefined
       : base.snapshots.find((s) => s["snapshot-id"] === parentId);
   }
+  const conflict = conflictingDelete(change, since);
+  if (conflict !== undefined) {
+    throw new ValidationError(
+      `delete file ${conflict.filePath} was committed after snapshot ${change.startingSnapshotId} and applies to a file being replaced`,
+    );
+  }
 }
 
 /** Rewrites a manifest with the removed files marked DELETED and the rest EXISTING. */
 async function rewriteManifest(
   context: CommitContext,
-  table: TableHandle,
+  base: TableMetadata,
   loaded: LoadedManifest,
   snapshotId: bigint,
   sequenceNumber: bigint,
@@ -376,36 +329,50 @@ async function rewriteManifest(
         : { ...e, status: EntryStatus.Existing },
     );
   }
-  return await writeCombinedManifest(
-    context,
-    table,
-    loaded.file.content,
+  return await writeCombinedManifest(context, base, {
+    content: loaded.file.content,
+    specId: loaded.file.partitionSpecId,
     entries,
     snapshotId,
     sequenceNumber,
-  );
+  });
+}
+
+/** The partition spec a manifest was written with: its entries' partition tuples follow it. */
+function manifestSpec(base: TableMetadata, specId: number): PartitionSpec {
+  const spec = specById(base, specId);
+  if (spec === undefined) {
+    throw new ValidationError(
+      `a manifest of the table uses partition spec ${specId}, which is gone`,
+    );
+  }
+  return spec;
 }
 
 async function writeCombinedManifest(
   context: CommitContext,
-  table: TableHandle,
-  content: ManifestFile["content"],
-  entries: readonly ManifestEntry[],
-  snapshotId: bigint,
-  sequenceNumber: bigint,
+  base: TableMetadata,
+  o: {
+    content: ManifestFile["content"];
+    specId: number;
+    entries: readonly ManifestEntry[];
+    snapshotId: bigint;
+    sequenceNumber: bigint;
+  },
 ): Promise<ManifestFile> {
-  const schema = currentSchema(table.metadata);
-  const spec = defaultSpec(table.metadata);
+  const { entries, snapshotId, sequenceNumber } = o;
+  const schema = currentSchema(base);
+  const spec = manifestSpec(base, o.specId);
   const ptype = partitionType(schema, spec);
   const bytes = writeManifest({
     schema,
     spec,
     partitionType: ptype,
-    content: content === ManifestContent.Data ? "data" : "deletes",
+    content: o.content === ManifestContent.Data ? "data" : "deletes",
     snapshotId,
     entries,
   });
-  const path = `${table.metadata.location}/metadata/${crypto.randomUUID()}-m.avro`;
+  const path = `${base.location}/metadata/${crypto.randomUUID()}-m.avro`;
   await context.store.put(path, bytes);
   context.manifests?.rememberManifest(path, entries);
   const liveEntries = entries.filter((e) => e.status !== EntryStatus.Deleted);
@@ -419,7 +386,7 @@ async function writeCombinedManifest(
     manifestPath: path,
     manifestLength: BigInt(bytes.length),
     partitionSpecId: spec["spec-id"],
-    content,
+    content: o.content,
     sequenceNumber,
     minSequenceNumber: minSeq,
     addedSnapshotId: snapshotId,
@@ -436,40 +403,46 @@ async function writeCombinedManifest(
 /**
  * Keeps the manifest list bounded, as Java's merge-append does: once a
  * snapshot would carry `mergeMin` or more small manifests of one content
- * type, their live entries are combined into one manifest.
+ * type and partition spec, their entries are combined into one manifest:
+ * live ones as EXISTING, and the DELETED entries of this snapshot (what it
+ * removes stays recorded); older DELETED entries are dropped.
  */
 async function mergeManifests(
   context: CommitContext,
-  table: TableHandle,
+  base: TableMetadata,
   manifests: readonly ManifestFile[],
   reader: ManifestReader,
   o: { snapshotId: bigint; sequenceNumber: bigint; mergeMin: number; targetBytes: number },
 ): Promise<ManifestFile[]> {
   const out: ManifestFile[] = [];
-  for (const content of [ManifestContent.Data, ManifestContent.Deletes] as const) {
-    const ofContent = manifests.filter((m) => m.content === content);
-    const small = ofContent.filter((m) => m.manifestLength < BigInt(o.targetBytes));
+  const groups = new Map<string, ManifestFile[]>();
+  for (const m of manifests) {
+    const key = `${m.content}/${m.partitionSpecId}`;
+    groups.set(key, [...(groups.get(key) ?? []), m]);
+  }
+  for (const group of groups.values()) {
+    const small = group.filter((m) => m.manifestLength < BigInt(o.targetBytes));
     if (small.length < o.mergeMin) {
-      out.push(...ofContent);
+      out.push(...group);
       continue;
     }
-    out.push(...ofContent.filter((m) => m.manifestLength >= BigInt(o.targetBytes)));
+    out.push(...group.filter((m) => m.manifestLength >= BigInt(o.targetBytes)));
     const entries: ManifestEntry[] = [];
     for (const m of small) {
       for (const e of (await reader.manifest(m)).entries) {
         if (e.status !== EntryStatus.Deleted) entries.push({ ...e, status: EntryStatus.Existing });
+        else if (e.snapshotId === o.snapshotId) entries.push(e);
       }
     }
     if (entries.length > 0) {
       out.push(
-        await writeCombinedManifest(
-          context,
-          table,
-          content,
+        await writeCombinedManifest(context, base, {
+          content: group[0].content,
+          specId: group[0].partitionSpecId,
           entries,
-          o.snapshotId,
-          o.sequenceNumber,
-        ),
+          snapshotId: o.snapshotId,
+          sequenceNumber: o.sequenceNumber,
+        }),
       );
     }
   }

@@ -69,9 +69,17 @@ export async function createScanView(plan: ScanPlan, options: ScanViewOptions): 
     `CAST(d.${sqlIdent(f.name)} AS ${duckdbType(f.type)}) AS ${sqlIdent(f.name)}`
   );
   if (options.positions) typed.push("f.uri AS _file", "d.file_row_number AS _pos");
+  // Columns are matched by Iceberg field id, not by name: a file written
+  // before a column was added reads it as NULL, a renamed column keeps its
+  // values, a promoted one (int -> long) is cast.
+  const byId = plan.schema.fields.map((f) =>
+    `${f.id}: {name: ${sqlString(f.name)}, type: ${
+      sqlString(duckdbType(f.type))
+    }, default_value: NULL}`
+  );
   const dataScan = `read_parquet([${
     dataLocals.map(sqlString).join(", ")
-  }], filename = true, file_row_number = true, union_by_name = true)`;
+  }], filename = true, file_row_number = true, schema = MAP {${byId.join(", ")}})`;
   let sql: string;
   if (targets.length === 0) {
     sql = `SELECT ${

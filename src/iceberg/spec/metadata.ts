@@ -1,13 +1,15 @@
 /**
  * Table metadata files: reading them strictly (a metadata file is the root of
  * every read, so a wrong field must fail loudly with its name), writing them
- * in Java's layout, creating the first metadata of a table, and the lookups
- * readers and committers need (current snapshot, time travel, ancestry).
+ * in Java's layout, creating the first metadata of a table, the checks a
+ * schema, partition spec or sort order must pass before a table takes it,
+ * and the lookups readers and committers need (current snapshot, time
+ * travel, ancestry).
  */
 import { LakehouseError } from "../../core/errors.ts";
 import { describeJsonSyntaxError } from "../../core/json_syntax.ts";
 import { parseMetadataJson, stringifyJson } from "./json.ts";
-import { allFields, maxFieldId, parsePrimitiveType } from "./schema.ts";
+import { allFields, maxFieldId, parsePrimitiveType, type SchemaField } from "./schema.ts";
 import { parseTransform, transformResultType } from "./transforms.ts";
 import type {
   IcebergType,
@@ -18,6 +20,7 @@ import type {
   Schema,
   Snapshot,
   SnapshotRef,
+  SortField,
   SortOrder,
   TableMetadata,
 } from "./types.ts";
@@ -25,12 +28,14 @@ import type {
 type Json = Record<string, unknown>;
 
 const OPERATIONS: ReadonlySet<string> = new Set(["append", "replace", "overwrite", "delete"]);
+const DIRECTIONS: ReadonlySet<string> = new Set(["asc", "desc"]);
+const NULL_ORDERS: ReadonlySet<string> = new Set(["nulls-first", "nulls-last"]);
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const URI = /^[a-z][a-z0-9+.-]*:/i;
 /** Java tolerates this much clock skew between log entries and last-updated-ms. */
 const ONE_MINUTE_MS = 60_000;
 /** Partition field ids start above this. */
-const PARTITION_ID_BASE = 999;
+export const PARTITION_ID_BASE = 999;
 
 /**
  * Builds "invalid table metadata <source>: <path> <problem>" errors. They
@@ -221,10 +226,7 @@ export function tableMetadataFromJson(text: string, source?: string): TableMetad
         "metadata-file": r.string(e, "metadata-file", p),
       };
     }),
-    "sort-orders": r.list(o, "sort-orders", "", (v, p) => {
-      const e = r.object(v, p);
-      return { "order-id": r.int(e, "order-id", p), fields: r.list(e, "fields", p, (f) => f) };
-    }),
+    "sort-orders": r.list(o, "sort-orders", "", (v, p) => readSortOrder(r, v, p)),
     "default-sort-order-id": r.int(o, "default-sort-order-id", ""),
     refs,
   };
@@ -313,6 +315,34 @@ function readSpec(r: Reader, value: unknown, path: string): PartitionSpec {
         transform: transform as PartitionField["transform"],
         "source-id": r.int(f, "source-id", p),
         "field-id": r.int(f, "field-id", p),
+      };
+    }),
+  };
+}
+
+function readSortOrder(r: Reader, value: unknown, path: string): SortOrder {
+  const o = r.object(value, path);
+  return {
+    "order-id": r.int(o, "order-id", path),
+    fields: r.list(o, "fields", path, (v, p): SortField => {
+      const f = r.object(v, p);
+      const transform = r.string(f, "transform", p);
+      try {
+        parseTransform(transform);
+      } catch {
+        throw r.fail(join(p, "transform"), "is not a known transform");
+      }
+      const direction = r.string(f, "direction", p);
+      if (!DIRECTIONS.has(direction)) throw r.fail(join(p, "direction"), "must be asc or desc");
+      const nullOrder = r.string(f, "null-order", p);
+      if (!NULL_ORDERS.has(nullOrder)) {
+        throw r.fail(join(p, "null-order"), "must be nulls-first or nulls-last");
+      }
+      return {
+        transform: transform as SortField["transform"],
+        "source-id": r.int(f, "source-id", p),
+        direction: direction as SortField["direction"],
+        "null-order": nullOrder as SortField["null-order"],
       };
     }),
   };
@@ -459,7 +489,15 @@ export function tableMetadataToJson(m: TableMetadata): string {
     })),
     "last-partition-id": m["last-partition-id"],
     "default-sort-order-id": m["default-sort-order-id"],
-    "sort-orders": m["sort-orders"].map((s) => ({ "order-id": s["order-id"], fields: s.fields })),
+    "sort-orders": m["sort-orders"].map((s) => ({
+      "order-id": s["order-id"],
+      fields: s.fields.map((f) => ({
+        transform: f.transform,
+        "source-id": f["source-id"],
+        direction: f.direction,
+        "null-order": f["null-order"],
+      })),
+    })),
     properties: m.properties,
     "current-snapshot-id": m["current-snapshot-id"] ?? -1,
     refs: Object.fromEntries(Object.entries(m.refs).map(([name, ref]) => [name, refJson(ref)])),
@@ -573,44 +611,9 @@ export function newTableMetadata(options: NewTableMetadataOptions): TableMetadat
   if (!UUID.test(options.tableUuid)) {
     throw new LakehouseError(`table uuid must be a UUID, got ${JSON.stringify(options.tableUuid)}`);
   }
-  const fields = allFields(schema);
-  const byId = new Map<number, (typeof fields)[number]>();
-  for (const f of fields) {
-    if (!Number.isSafeInteger(f.id) || f.id < 1) {
-      throw r.fail(`schema field ${f.name}`, `has bad id ${f.id}`);
-    }
-    if (byId.has(f.id)) {
-      throw r.fail(`schema field ${f.name}`, `reuses id ${f.id} of ${byId.get(f.id)!.name}`);
-    }
-    byId.set(f.id, f);
-  }
-  const partitionIds = new Set<number>();
-  const partitionNames = new Set<string>();
-  for (const p of spec.fields) {
-    const where = `partition field ${p.name}`;
-    const source = byId.get(p["source-id"]);
-    if (source === undefined) throw r.fail(where, `has unknown source-id ${p["source-id"]}`);
-    if (typeof source.type !== "string") {
-      throw r.fail(where, `has a nested source field ${source.name}`);
-    }
-    try {
-      transformResultType(p.transform, source.type);
-    } catch (error) {
-      throw r.fail(where, (error as Error).message);
-    }
-    if (p["field-id"] <= PARTITION_ID_BASE) {
-      throw r.fail(where, `has field-id ${p["field-id"]}; ids start at 1000`);
-    }
-    if (partitionIds.has(p["field-id"])) throw r.fail(where, `reuses field-id ${p["field-id"]}`);
-    if (partitionNames.has(p.name)) throw r.fail(where, "is defined twice");
-    // Java allows a partition to share a column's name only as that column's identity.
-    const clash = fields.find((f) => f.name === p.name);
-    if (clash !== undefined && (p.transform !== "identity" || clash.id !== p["source-id"])) {
-      throw r.fail(where, `has the name of schema field ${clash.name}`);
-    }
-    partitionIds.add(p["field-id"]);
-    partitionNames.add(p.name);
-  }
+  const fail = (where: string, problem: string) => r.fail(where, problem);
+  checkSchema(schema, fail);
+  checkPartitionSpec(schema, spec, fail);
   const sortOrder: SortOrder = { "order-id": 0, fields: [] };
   const metadata: TableMetadata = {
     "format-version": 2,
@@ -634,6 +637,110 @@ export function newTableMetadata(options: NewTableMetadataOptions): TableMetadat
   };
   checkMetadata(r, metadata);
   return metadata;
+}
+
+/** Makes the error for a problem found at `where` ("partition field ts_hour"). */
+export type Fail = (where: string, problem: string) => Error;
+
+/**
+ * A schema's field ids are positive and unique, and its identifier fields
+ * are required primitive columns reachable through required structs only
+ * (Java's rules). Returns the fields by id.
+ */
+export function checkSchema(schema: Schema, fail: Fail): Map<number, SchemaField> {
+  const byId = new Map<number, SchemaField>();
+  for (const f of allFields(schema)) {
+    if (!Number.isSafeInteger(f.id) || f.id < 1) {
+      throw fail(`schema field ${f.name}`, `has bad id ${f.id}`);
+    }
+    if (byId.has(f.id)) {
+      throw fail(`schema field ${f.name}`, `reuses id ${f.id} of ${byId.get(f.id)!.name}`);
+    }
+    byId.set(f.id, f);
+  }
+  const seen = new Set<number>();
+  for (const id of schema["identifier-field-ids"] ?? []) {
+    const where = `identifier field id ${id}`;
+    if (seen.has(id)) throw fail(where, "is listed twice");
+    seen.add(id);
+    const field = byId.get(id);
+    if (field === undefined) throw fail(where, "matches no field of the schema");
+    const name = field.name;
+    if (typeof field.type !== "string") throw fail(where, `(${name}) is not a primitive column`);
+    if (field.type === "float" || field.type === "double") {
+      throw fail(where, `(${name}) is a ${field.type}, which cannot identify a row`);
+    }
+    if (!field.required) throw fail(where, `(${name}) is optional`);
+    // Every enclosing field must be a required struct.
+    for (let parentId = field.parentId; parentId !== undefined;) {
+      const parent = byId.get(parentId)!;
+      if (typeof parent.type === "string" || parent.type.type !== "struct") {
+        throw fail(where, `(${name}) lies within ${parent.name}, which is not a struct`);
+      }
+      if (!parent.required) throw fail(where, `(${name}) lies within optional ${parent.name}`);
+      parentId = parent.parentId;
+    }
+  }
+  return byId;
+}
+
+/**
+ * A partition spec fits a schema: each source is a primitive column of it
+ * whose type the transform takes, field ids are above 999 and unique, names
+ * are unique and do not take a column's name (except as its identity).
+ */
+export function checkPartitionSpec(schema: Schema, spec: PartitionSpec, fail: Fail): void {
+  const fields = allFields(schema);
+  const byId = new Map(fields.map((f) => [f.id, f]));
+  const partitionIds = new Set<number>();
+  const partitionNames = new Set<string>();
+  for (const p of spec.fields) {
+    const where = `partition field ${p.name}`;
+    const source = byId.get(p["source-id"]);
+    if (source === undefined) throw fail(where, `has unknown source-id ${p["source-id"]}`);
+    if (typeof source.type !== "string") {
+      throw fail(where, `has a nested source field ${source.name}`);
+    }
+    try {
+      transformResultType(p.transform, source.type);
+    } catch (error) {
+      throw fail(where, (error as Error).message);
+    }
+    if (!Number.isSafeInteger(p["field-id"]) || p["field-id"] <= PARTITION_ID_BASE) {
+      throw fail(where, `has field-id ${p["field-id"]}; ids start at 1000`);
+    }
+    if (partitionIds.has(p["field-id"])) throw fail(where, `reuses field-id ${p["field-id"]}`);
+    if (partitionNames.has(p.name)) throw fail(where, "is defined twice");
+    // Java allows a partition to share a column's name only as that column's identity.
+    const clash = fields.find((f) => f.name === p.name);
+    if (clash !== undefined && (p.transform !== "identity" || clash.id !== p["source-id"])) {
+      throw fail(where, `has the name of schema field ${clash.name}`);
+    }
+    partitionIds.add(p["field-id"]);
+    partitionNames.add(p.name);
+  }
+}
+
+/** A sort order fits a schema: each source is a primitive column the transform takes. */
+export function checkSortOrder(schema: Schema, order: SortOrder, fail: Fail): void {
+  const byId = new Map(allFields(schema).map((f) => [f.id, f]));
+  order.fields.forEach((f, i) => {
+    const where = `sort field ${i}`;
+    const source = byId.get(f["source-id"]);
+    if (source === undefined) throw fail(where, `has unknown source-id ${f["source-id"]}`);
+    if (typeof source.type !== "string") {
+      throw fail(where, `sorts by ${source.name}, which is not a primitive column`);
+    }
+    try {
+      transformResultType(f.transform, source.type);
+    } catch (error) {
+      throw fail(where, (error as Error).message);
+    }
+    if (!DIRECTIONS.has(f.direction)) throw fail(where, "has a direction other than asc or desc");
+    if (!NULL_ORDERS.has(f["null-order"])) {
+      throw fail(where, "has a null-order other than nulls-first or nulls-last");
+    }
+  });
 }
 
 /** `00001-<uuid>.metadata.json`: the name of metadata version `version`. */

@@ -2,6 +2,8 @@ import assert from "node:assert/strict";
 import { LakehouseError } from "../../core/errors.ts";
 import {
   ancestorsOf,
+  checkSchema,
+  checkSortOrder,
   currentSchema,
   currentSnapshot,
   defaultSpec,
@@ -15,7 +17,7 @@ import {
   tableMetadataFromJson,
   tableMetadataToJson,
 } from "./metadata.ts";
-import type { Schema, TableMetadata } from "./types.ts";
+import type { Schema, SortOrder, TableMetadata } from "./types.ts";
 
 const UUID = "9c12d441-03fe-4693-9a96-a0705ddf69c1";
 const BIG_ID = 9007199254740993n; // 2^53 + 1: a double would read it as ...992
@@ -567,4 +569,107 @@ Deno.test("snapshotAsOf() honours rollbacks recorded in the snapshot log", () =>
   const expired: TableMetadata = { ...rolledBack, snapshots: [m.snapshots[0]] };
   assert.equal(snapshotAsOf(expired, 1599999999999), undefined);
   assert.deepEqual(ancestorsOf(expired, FIRST_ID).length, 1);
+});
+
+Deno.test("sort orders are read strictly and written in Java's key order", () => {
+  const m = tableMetadataFromJson(FIXTURE);
+  assert.deepEqual(m["sort-orders"], [{
+    "order-id": 3,
+    fields: [
+      { transform: "identity", "source-id": 2, direction: "asc", "null-order": "nulls-first" },
+      { transform: "bucket[4]", "source-id": 3, direction: "desc", "null-order": "nulls-last" },
+    ],
+  }]);
+  const json = JSON.parse(tableMetadataToJson(m));
+  assert.deepEqual(Object.keys(json["sort-orders"][0].fields[0]), [
+    "transform",
+    "source-id",
+    "direction",
+    "null-order",
+  ]);
+  const field = {
+    transform: "identity",
+    "source-id": 2,
+    direction: "asc",
+    "null-order": "nulls-first",
+  };
+  const withField = (f: Record<string, unknown>) =>
+    fixtureWith({ "sort-orders": [{ "order-id": 3, fields: [f] }] });
+  throwsNaming(
+    withField({ ...field, direction: "up" }),
+    "sort-orders[0].fields[0].direction must be asc or desc",
+  );
+  throwsNaming(
+    withField({ ...field, "null-order": "first" }),
+    "sort-orders[0].fields[0].null-order must be nulls-first or nulls-last",
+  );
+  throwsNaming(
+    withField({ ...field, transform: "sideways" }),
+    "sort-orders[0].fields[0].transform is not a known transform",
+  );
+  throwsNaming(
+    withField({ transform: "identity", direction: "asc", "null-order": "nulls-first" }),
+    "sort-orders[0].fields[0].source-id is missing",
+  );
+});
+
+Deno.test("checkSchema() enforces Java's rules for identifier fields", () => {
+  const fail = (where: string, problem: string) => new LakehouseError(`${where} ${problem}`);
+  const withIds = (ids: number[]): Schema => ({ ...ORDERS, "identifier-field-ids": ids });
+  assert.equal(checkSchema(withIds([1, 2]), fail).size, 8);
+  const cases: [number[], string][] = [
+    [[1, 1], "identifier field id 1 is listed twice"],
+    [[42], "identifier field id 42 matches no field of the schema"],
+    [[3], "identifier field id 3 (items) is not a primitive column"],
+    [[5], "identifier field id 5 (items.element.sku) lies within items, which is not a struct"],
+    [[7], "identifier field id 7 (tags.key) lies within tags, which is not a struct"],
+  ];
+  for (const [ids, message] of cases) {
+    assert.throws(() => checkSchema(withIds(ids), fail), { message });
+  }
+  const optional: Schema = {
+    type: "struct",
+    "schema-id": 0,
+    "identifier-field-ids": [2],
+    fields: [{
+      id: 1,
+      name: "s",
+      required: false,
+      type: { type: "struct", fields: [{ id: 2, name: "k", required: true, type: "long" }] },
+    }],
+  };
+  assert.throws(() => checkSchema(optional, fail), {
+    message: "identifier field id 2 (s.k) lies within optional s",
+  });
+  const floating: Schema = {
+    type: "struct",
+    "schema-id": 0,
+    "identifier-field-ids": [1],
+    fields: [{ id: 1, name: "x", required: true, type: "double" }],
+  };
+  assert.throws(() => checkSchema(floating, fail), {
+    message: "identifier field id 1 (x) is a double, which cannot identify a row",
+  });
+});
+
+Deno.test("checkSortOrder() requires primitive sources the transform takes", () => {
+  const fail = (where: string, problem: string) => new LakehouseError(`${where} ${problem}`);
+  const order = (sourceId: number, transform: string): SortOrder => ({
+    "order-id": 1,
+    fields: [{
+      transform: transform as SortOrder["fields"][number]["transform"],
+      "source-id": sourceId,
+      direction: "asc",
+      "null-order": "nulls-first",
+    }],
+  });
+  checkSortOrder(ORDERS, order(2, "hour"), fail);
+  checkSortOrder(ORDERS, order(1, "bucket[4]"), fail);
+  assert.throws(() => checkSortOrder(ORDERS, order(9, "identity"), fail), {
+    message: "sort field 0 has unknown source-id 9",
+  });
+  assert.throws(() => checkSortOrder(ORDERS, order(3, "identity"), fail), {
+    message: "sort field 0 sorts by items, which is not a primitive column",
+  });
+  assert.throws(() => checkSortOrder(ORDERS, order(1, "hour"), fail), /sort field 0 .*hour/);
 });

@@ -79,9 +79,20 @@ export interface PartitionSpec {
   readonly fields: readonly PartitionField[];
 }
 
+export type SortDirection = "asc" | "desc";
+export type NullOrder = "nulls-first" | "nulls-last";
+
+export interface SortField {
+  readonly transform: Transform;
+  readonly "source-id": number;
+  readonly direction: SortDirection;
+  readonly "null-order": NullOrder;
+}
+
+/** Order 0 with no fields is "unsorted"; every table has it. */
 export interface SortOrder {
   readonly "order-id": number;
-  readonly fields: readonly unknown[];
+  readonly fields: readonly SortField[];
 }
 
 export type Operation = "append" | "replace" | "overwrite" | "delete";

@@ -112,7 +112,7 @@ const NOTHING_STAGED: StagedDataFiles = Object.freeze({
 export async function stageDataFiles(options: WriteDataFilesOptions): Promise<StagedDataFiles> {
   const { duckdb, schema, spec } = options;
   const stage = `__stage_${crypto.randomUUID().replaceAll("-", "")}`;
-  await validateRelation(duckdb, schema, options.source);
+  const present = await validateRelation(duckdb, schema, options.source);
 
   // Partition tuple per row, computed in SQL where DuckDB has the function and
   // through a value -> bucket mapping table for bucket[N] (murmur3 is not in DuckDB).
@@ -144,8 +144,12 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
       );
     }
   }
+  // A column the relation lacks is optional (validateRelation checked): NULL,
+  // as in any file written before the column existed.
   const columns = schema.fields.map((f) =>
-    `CAST(${sqlIdent(f.name)} AS ${duckdbType(f.type)}) AS ${sqlIdent(f.name)}`
+    `CAST(${present.has(f.name) ? sqlIdent(f.name) : "NULL"} AS ${duckdbType(f.type)}) AS ${
+      sqlIdent(f.name)
+    }`
   );
   const partCols = partitionExprs.map((e, i) => `${e} AS __p${i}`);
   // A view, not a copy: it is read twice (partition tuples, then the files),
@@ -362,18 +366,19 @@ function partitionPath(
 
 /**
  * Rejects a batch that does not fit the schema before anything is written:
- * a missing column, a NULL in a required column, or a value that does not
- * convert to the column's type. The error names the column and the value.
+ * a missing required column, a NULL in a required column, or a value that
+ * does not convert to the column's type. The error names the column and the
+ * value. Returns the names of the schema's columns the relation has.
  */
 export async function validateRelation(
   duckdb: DuckDb,
   schema: Schema,
   source: string,
-): Promise<void> {
+): Promise<Set<string>> {
   const described = await duckdb.describe(`SELECT * FROM ${source}`);
   const have = new Map(described.map((c) => [c.name, c.type]));
   for (const field of schema.fields) {
-    if (!have.has(field.name)) {
+    if (!have.has(field.name) && field.required) {
       throw new LakehouseError(
         `batch does not match the table schema: column ${field.name} (${
           typeName(field.type)
@@ -382,7 +387,9 @@ export async function validateRelation(
     }
   }
   const checks: string[] = [];
+  const present = new Set(schema.fields.filter((f) => have.has(f.name)).map((f) => f.name));
   for (const field of schema.fields) {
+    if (!present.has(field.name)) continue;
     const c = sqlIdent(field.name);
     if (field.required) {
       checks.push(`bool_or(${c} IS NULL) AS ${sqlIdent(`null:${field.name}`)}`);
@@ -395,7 +402,7 @@ export async function validateRelation(
       );
     }
   }
-  if (checks.length === 0) return;
+  if (checks.length === 0) return present;
   const [row] = await duckdb.query(`SELECT ${checks.join(", ")} FROM ${source}`);
   for (const field of schema.fields) {
     // Both depend on the rows' values: a writer isolates the rows at fault.
@@ -413,6 +420,7 @@ export async function validateRelation(
       );
     }
   }
+  return present;
 }
 
 function typeName(type: IcebergType): string {
