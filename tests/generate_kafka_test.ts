@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Kafka, logLevel } from "kafkajs";
 import { DEFAULT_SEEDED_START_MS, EventSource } from "../src/generate/source.ts";
-import { isValidTransition, type OrderEvent, type OrderStatus } from "../src/generate/model.ts";
+import { isValidTransition, type OrderEvent, type OrderStatus } from "../src/events/contract.ts";
 import { systemClock } from "../src/core/clock.ts";
 import { partitionForKey } from "../src/kafka/murmur2.ts";
 import { requireKafka, runCli } from "./_services.ts";

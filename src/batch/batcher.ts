@@ -1,8 +1,10 @@
 /**
  * Groups consumed records into micro-batches bounded by a record count, a
- * byte size and a trigger interval. Each batch becomes one commit per table,
- * so the limits trade commit overhead against freshness and memory. Time is
- * passed in by the caller, which keeps the batcher pure and testable.
+ * byte size and a trigger interval. Each batch becomes one commit of the
+ * events table (the dead-letter table gathers rejects across batches and
+ * commits them every 10 s or so), so the limits trade commit overhead
+ * against freshness and memory. Time is passed in by the caller, which
+ * keeps the batcher pure and testable.
  */
 import { assert } from "../core/assert.ts";
 import type { Batch, CloseReason, PartitionRange, RawRecord } from "./types.ts";
@@ -29,7 +31,6 @@ export class MicroBatcher {
   #records: RawRecord[] = [];
   #bytes = 0;
   #openedAtMs = 0;
-  #oldestTimestampMs = Infinity;
   /** Ranges of the open batch, by partition. */
   #ranges = new Map<number, OpenRange>();
   /**
@@ -97,7 +98,6 @@ export class MicroBatcher {
     if (this.#records.length === 0) this.#openedAtMs = nowMs;
     this.#records.push(record);
     this.#bytes += size;
-    if (record.timestampMs < this.#oldestTimestampMs) this.#oldestTimestampMs = record.timestampMs;
     this.#lastOffsets.set(record.partition, record.offset);
     const range = this.#ranges.get(record.partition);
     if (range === undefined) {
@@ -129,12 +129,6 @@ export class MicroBatcher {
     return this.#close(nowMs, "flush");
   }
 
-  /** Milliseconds until poll closes the open batch (0 when due); undefined when empty. */
-  msUntilDue(nowMs: number): number | undefined {
-    if (this.#records.length === 0) return undefined;
-    return Math.max(0, this.#openedAtMs + this.limits.triggerIntervalMs - nowMs);
-  }
-
   /**
    * Drops buffered records of partitions this consumer lost in a rebalance:
    * their new owner reads them again from the tables' committed offsets, so
@@ -151,16 +145,13 @@ export class MicroBatcher {
     }
     const kept: RawRecord[] = [];
     let bytes = 0;
-    let oldest = Infinity;
     for (const r of this.#records) {
       if (revoked.has(r.partition)) continue;
       kept.push(r);
       bytes += recordBytes(r);
-      if (r.timestampMs < oldest) oldest = r.timestampMs;
     }
     this.#records = kept;
     this.#bytes = bytes;
-    this.#oldestTimestampMs = oldest;
   }
 
   #close(nowMs: number, reason: CloseReason): Batch {
@@ -179,12 +170,10 @@ export class MicroBatcher {
       openedAtMs: this.#openedAtMs,
       closedAtMs: nowMs,
       reason,
-      oldestTimestampMs: this.#oldestTimestampMs,
     });
     // A fresh array rather than truncating: the closed batch keeps its own.
     this.#records = [];
     this.#bytes = 0;
-    this.#oldestTimestampMs = Infinity;
     this.#ranges = new Map();
     return batch;
   }

@@ -116,12 +116,10 @@ Deno.test("MicroBatcher counts key and value bytes, null as zero", () => {
 Deno.test("MicroBatcher.poll closes a non-empty batch once triggerIntervalMs has passed", () => {
   const batcher = new MicroBatcher({ ...LIMITS, triggerIntervalMs: 500 });
   assert.equal(batcher.poll(10_000), undefined);
-  assert.equal(batcher.msUntilDue(10_000), undefined);
   batcher.add(record(0, 0), 1000);
   batcher.add(record(0, 1), 1200);
-  assert.equal(batcher.msUntilDue(1200), 300);
+  assert.equal(batcher.poll(1200), undefined);
   assert.equal(batcher.poll(1499), undefined);
-  assert.equal(batcher.msUntilDue(1499), 1);
   const batch = batcher.poll(1500)!;
   assert.equal(batch.reason, "time");
   assert.equal(batch.openedAtMs, 1000);
@@ -130,8 +128,8 @@ Deno.test("MicroBatcher.poll closes a non-empty batch once triggerIntervalMs has
   assert.equal(batcher.poll(5000), undefined);
   // The next batch's interval starts at its first record.
   batcher.add(record(0, 2), 4000);
-  assert.equal(batcher.msUntilDue(4100), 400);
-  assert.equal(batcher.msUntilDue(9000), 0);
+  assert.equal(batcher.poll(4499), undefined);
+  assert.equal(batcher.poll(4500)?.openedAtMs, 4000);
 });
 
 Deno.test("MicroBatcher.add closes an overdue batch before adding", () => {
@@ -141,7 +139,8 @@ Deno.test("MicroBatcher.add closes an overdue batch before adding", () => {
   assert.equal(due.reason, "time");
   assert.deepEqual(offsets(due), ["0:0"]);
   assert.equal(batcher.pendingRecords, 1);
-  assert.equal(batcher.msUntilDue(600), 500);
+  assert.equal(batcher.poll(1099), undefined);
+  assert.deepEqual(offsets(batcher.poll(1100)!), ["0:1"]);
 });
 
 Deno.test("MicroBatcher.add with holdDue keeps a due batch open until its limits", () => {
@@ -205,14 +204,6 @@ Deno.test("MicroBatcher ranges of consecutive batches are contiguous per partiti
   assert.equal(batches.reduce((n, b) => n + b.records.length, 0), 40);
 });
 
-Deno.test("MicroBatcher oldestTimestampMs is the smallest Kafka timestamp", () => {
-  const batcher = new MicroBatcher(LIMITS);
-  batcher.add(record(0, 0, 1, 500), 0);
-  batcher.add(record(1, 0, 1, 300), 0);
-  batcher.add(record(0, 1, 1, 800), 0);
-  assert.equal(batcher.flush(0)!.oldestTimestampMs, 300);
-});
-
 Deno.test("MicroBatcher rejects an offset that does not increase within its partition", () => {
   const batcher = new MicroBatcher(LIMITS);
   batcher.add(record(0, 5), 0);
@@ -231,20 +222,20 @@ Deno.test("MicroBatcher rejects an offset that does not increase within its part
 Deno.test("MicroBatcher.revoke drops only the revoked partitions and fixes the ranges", () => {
   const batcher = new MicroBatcher({ ...LIMITS, triggerIntervalMs: 100 });
   addAll(batcher, [
-    record(0, 10, 10, 50),
-    record(1, 20, 20, 40),
-    record(2, 30, 30, 60),
-    record(0, 11, 10, 70),
-    record(1, 21, 20, 45),
+    record(0, 10, 10),
+    record(1, 20, 20),
+    record(2, 30, 30),
+    record(0, 11, 10),
+    record(1, 21, 20),
   ], 1000);
   batcher.revoke([1, 7]);
   assert.equal(batcher.pendingRecords, 3);
   assert.equal(batcher.pendingBytes, 50);
-  assert.equal(batcher.msUntilDue(1040), 60, "the batch keeps its opening time");
-  const batch = batcher.flush(1050)!;
+  assert.equal(batcher.poll(1099), undefined);
+  const batch = batcher.poll(1100)!;
+  assert.equal(batch.openedAtMs, 1000, "the batch keeps its opening time");
   assert.deepEqual(offsets(batch), ["0:10", "2:30", "0:11"]);
   assert.equal(batch.bytes, 50);
-  assert.equal(batch.oldestTimestampMs, 50);
   assert.deepEqual(batch.ranges, [
     { partition: 0, firstOffset: 10n, nextOffset: 12n },
     { partition: 2, firstOffset: 30n, nextOffset: 31n },
@@ -272,13 +263,14 @@ Deno.test("MicroBatcher.revoke of everything leaves an empty batcher", () => {
   batcher.revoke([0, 1]);
   assert.equal(batcher.pendingRecords, 0);
   assert.equal(batcher.pendingBytes, 0);
-  assert.equal(batcher.msUntilDue(0), undefined);
   assert.equal(batcher.poll(1e9), undefined);
   assert.equal(batcher.flush(0), undefined);
   // A new batch opens at its own first record.
   batcher.add(record(0, 1), 5000);
-  assert.equal(batcher.msUntilDue(5000), 1000);
-  assert.equal(batcher.flush(5001)!.oldestTimestampMs, 0);
+  assert.equal(batcher.poll(5999), undefined);
+  const batch = batcher.poll(6000)!;
+  assert.equal(batch.openedAtMs, 5000);
+  assert.deepEqual(offsets(batch), ["0:1"]);
 });
 
 Deno.test("MicroBatcher batches are frozen and independent of later adds", () => {
@@ -367,7 +359,6 @@ Deno.test("MicroBatcher matches a simple model over a seeded random run", () => 
         assert.ok(openMs < limits.triggerIntervalMs, "an overdue batch closes for time first");
       }
       if (b.reason === "records") assert.equal(b.records.length, limits.batchRecordsMax);
-      assert.equal(b.oldestTimestampMs, Math.min(...b.records.map((r) => r.timestampMs)));
       const partitions = [...new Set(b.records.map((r) => r.partition))].sort();
       assert.deepEqual(
         b.ranges,

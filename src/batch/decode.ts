@@ -2,8 +2,9 @@
  * Decode + validate of a whole batch, shaped to run in a worker: the batch
  * travels as a few flat buffers (payload and key bytes back to back, lineage
  * in typed arrays) that are moved, not copied, between threads. The result
- * is the staged NDJSON of the accepted records and the list of rejections;
- * the rejected records' payloads stay with the caller, which still has them.
+ * is two files in the scratch directory, the staged NDJSON of the accepted
+ * records and the rejected records (payload as received, reason, kind,
+ * lineage) as NDJSON for the dead-letter table, with the list of rejections.
  */
 import { encodeRejects, type RejectedRecord, StagedWriter } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
@@ -44,9 +45,8 @@ export interface BlankedPayload {
 }
 
 export interface DecodedBatch {
-  /** File with one encodeStaged line per accepted record, in batch order; the caller removes it. */
+  /** File with one StagedWriter line per accepted record, in batch order; the caller removes it. */
   readonly stagedPath: string;
-  readonly stagedBytes: number;
   readonly accepted: number;
   readonly rejections: readonly Rejection[];
   /**
@@ -159,10 +159,8 @@ export function decodeBatch(
   const n = p.ends.length;
   const stagedPath = `${pathPrefix}.ndjson`;
   const file = Deno.openSync(stagedPath, { write: true, create: true, truncate: true });
-  let stagedBytes = 0;
   const write = (chunk: Uint8Array) => {
     for (let at = 0; at < chunk.length;) at += file.writeSync(chunk.subarray(at));
-    stagedBytes += chunk.length;
   };
   const rejections: Rejection[] = [];
   const blanked: BlankedPayload[] = [];
@@ -203,7 +201,6 @@ export function decodeBatch(
   }
   return {
     stagedPath,
-    stagedBytes,
     accepted,
     rejections,
     blanked,

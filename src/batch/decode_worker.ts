@@ -1,8 +1,9 @@
 /// <reference no-default-lib="true" />
 /// <reference lib="deno.worker" />
 /**
- * The decode worker: validates batches and stages the accepted records off
- * the main thread, which stays free to fetch from Kafka and drive DuckDB.
+ * The decode worker: validates batches and stages the accepted and the
+ * rejected records off the main thread, which stays free to fetch from Kafka
+ * and drive DuckDB.
  * A batch it could not stage (a full disk, say) goes back to the caller with
  * the error, so that it can be sent again.
  */

@@ -24,7 +24,10 @@ export type DecodeRetry = <T>(attempt: () => Promise<T>) => Promise<T>;
 const ONCE: DecodeRetry = (attempt) => attempt();
 
 export interface BatchDecoder {
-  /** Decodes a batch, staging its accepted records in a new file under the decoder's directory. */
+  /**
+   * Decodes a batch, staging its accepted records in a new file under the
+   * decoder's directory, and its rejected ones in a second (see decodeBatch).
+   */
   decode(records: readonly RawRecord[], ingestedAtMs: number): Promise<DecodedBatch>;
   close(): void;
 }

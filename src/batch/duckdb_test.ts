@@ -8,7 +8,8 @@ import assert from "node:assert/strict";
 import { systemClock } from "../core/clock.ts";
 import { DuckDb, sqlString } from "../duckdb/duckdb.ts";
 import { EventSource } from "../generate/source.ts";
-import { encodeRejects, encodeStaged, type RejectedRecord } from "./staged.ts";
+import { encodeStaged } from "./_fixtures.ts";
+import { encodeRejects, type RejectedRecord } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 

@@ -4,15 +4,8 @@
  * validation only DuckDB parses the JSON again (into typed columns), and
  * nothing is re-serialized here.
  */
-import { assert } from "../core/assert.ts";
 import type { RawRecord } from "./types.ts";
-import { KAFKA_TIMESTAMP_NONE, type RejectKind, type ValidEvent } from "./validate.ts";
-
-export interface StagedRecord {
-  readonly record: RawRecord;
-  /** The validated event; its presence is the proof that record.value is a valid payload. */
-  readonly event: ValidEvent;
-}
+import { KAFKA_TIMESTAMP_NONE, type RejectKind } from "./validate.ts";
 
 export interface RejectedRecord {
   readonly record: RawRecord;
@@ -28,27 +21,13 @@ const SPACE = 0x20;
 const LINE_END = ENCODER.encode("}\n");
 
 /**
- * Lines `{"kafka_topic":..,"kafka_partition":..,"kafka_offset":..,
- * "kafka_timestamp_ms":..,"ingested_at_ms":..,"payload":<value bytes>}`.
- * The payloads must have passed validateEvent: the line is only valid JSON
- * if they are. kafka_timestamp_ms is null for a record without a timestamp
- * (Kafka's -1).
- */
-export function encodeStaged(records: readonly StagedRecord[], ingestedAtMs: number): Uint8Array {
-  let capacity = 0;
-  for (const { record } of records) capacity += (record.value?.length ?? 0) + 160;
-  const out = new StagedWriter(capacity, ingestedAtMs);
-  for (const { record } of records) {
-    assert(record.value !== null, `staged record at offset ${record.offset} has no payload`);
-    out.line(record.topic, record.partition, record.offset, record.timestampMs, record.value);
-  }
-  return out.finish();
-}
-
-/**
- * Appends staged lines; runs once per accepted record, so the framing is
- * cached per topic and partition and numbers are written digit by digit
- * rather than through strings and a TextEncoder.
+ * Appends staged lines `{"kafka_topic":..,"kafka_partition":..,
+ * "kafka_offset":..,"kafka_timestamp_ms":..,"ingested_at_ms":..,
+ * "payload":<value bytes>}`, kafka_timestamp_ms null for a record without a
+ * timestamp (Kafka's -1). The payloads must have passed validation: a line is
+ * only valid JSON if its payload is. Runs once per accepted record, so the
+ * framing is cached per topic and partition and numbers are written digit by
+ * digit rather than through strings and a TextEncoder.
  */
 export class StagedWriter {
   readonly #out: Writer;
@@ -175,13 +154,6 @@ class Writer {
   constructor(buffer: number | Uint8Array, sink?: (chunk: Uint8Array) => void) {
     this.#buffer = typeof buffer === "number" ? new Uint8Array(Math.max(buffer, 64)) : buffer;
     this.#sink = sink;
-  }
-
-  /** Appends `s` as UTF-8. */
-  text(s: string): void {
-    this.reserve(s.length * 3);
-    const { written } = ENCODER.encodeInto(s, this.#buffer.subarray(this.#length));
-    this.#length += written;
   }
 
   /** Appends a string known to be ASCII (digits, signs). */

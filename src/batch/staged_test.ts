@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
-import { encodeRejects, encodeStaged, type RejectedRecord, type StagedRecord } from "./staged.ts";
+import { encodeStaged, type StagedRecord } from "./_fixtures.ts";
+import { encodeRejects, type RejectedRecord } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 

@@ -35,8 +35,6 @@ export interface Batch {
   readonly openedAtMs: number;
   readonly closedAtMs: number;
   readonly reason: CloseReason;
-  /** Smallest Kafka timestamp in the batch, for freshness (record time -> visible). */
-  readonly oldestTimestampMs: number;
 }
 
 /**

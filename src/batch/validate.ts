@@ -27,14 +27,20 @@
  * surrogates) are written as \uXXXX escapes wherever they come from (a
  * quoted value, a key, the JSON parser's message).
  */
-import { MAX_EVENT_BYTES } from "../generate/bad.ts";
 import {
+  AMOUNT_END,
   EVENT_FIELDS,
+  EVENT_TIMESTAMP_END,
+  EVENT_TIMESTAMP_MIN,
   EVENT_TYPES,
   type EventType,
+  ITEM_FIELDS as ITEM_FIELD_SPECS,
+  MAX_EVENT_BYTES,
+  ORDER_ID_LENGTH_MAX,
   type OrderStatus,
+  QUANTITY_MAX,
   STATUSES,
-} from "../generate/model.ts";
+} from "../events/contract.ts";
 
 export type RejectKind =
   | "null_value"
@@ -80,14 +86,6 @@ export type ValidationResult =
   | { readonly ok: true; readonly event: ValidEvent }
   | { readonly ok: false; readonly reason: string; readonly kind: RejectKind };
 
-/** 2000-01-01T00:00:00Z and 2100-01-01T00:00:00Z in epoch seconds: plausible event times. */
-export const EVENT_TIMESTAMP_MIN = 946_684_800;
-export const EVENT_TIMESTAMP_END = 4_102_444_800;
-/** Amounts land in DECIMAL(12, 2). */
-export const AMOUNT_END = 1e10;
-/** Quantities land in a 32-bit INTEGER. */
-export const QUANTITY_MAX = 2_147_483_647;
-export const ORDER_ID_LENGTH_MAX = 128;
 /** Kafka's record timestamp for "none" (a producer that sets none, old message formats). */
 export const KAFKA_TIMESTAMP_NONE = -1;
 /** 9999-12-31T23:59:59.999Z: the last instant every reader's timestamp type holds. */
@@ -100,7 +98,7 @@ export const KAFKA_TIMESTAMP_MAX = 253_402_300_799_999;
  */
 export const REQUIRED_FIELDS = EVENT_FIELDS;
 
-const ITEM_FIELDS = ["sku", "quantity", "unit_price", "category"] as const;
+const ITEM_FIELDS = ITEM_FIELD_SPECS.map((f) => f.name);
 
 /** Longest rendering of an offending value in a reason. */
 const SHOWN_CHARS_MAX = 80;

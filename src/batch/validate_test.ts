@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { systemClock } from "../core/clock.ts";
 import { Random } from "../core/random.ts";
-import { type BadKind, MAX_EVENT_BYTES } from "../generate/bad.ts";
-import { EVENT_FIELDS } from "../generate/model.ts";
+import { EVENT_FIELDS, MAX_EVENT_BYTES } from "../events/contract.ts";
+import type { BadKind } from "../generate/bad.ts";
 import { EventSource } from "../generate/source.ts";
 import {
   decimalScale,

@@ -26,7 +26,6 @@ export interface Command {
   /** Extra help text shown after the options (examples, notes). */
   readonly details?: string;
   readonly options: readonly OptionSpec[];
-  readonly positionalsMax?: number;
   /** Returns the process exit status. */
   run(context: CommandContext): Promise<number>;
 }

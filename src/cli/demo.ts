@@ -8,7 +8,7 @@ import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.ts";
 import { LakehouseError } from "../core/errors.ts";
 import { osErrorText } from "../core/os_errors.ts";
-import { createLogger, type LogLevel } from "../core/log.ts";
+import { createLogger } from "../core/log.ts";
 import { LOG_LEVEL, PARTITIONS, TOPIC } from "../config/common.ts";
 import type { OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
@@ -21,7 +21,7 @@ import { ENGINE_OPTIONS, engineSettings } from "./engine_options.ts";
 import { ProgressLine } from "./progress.ts";
 import { checkDemoOptions } from "./preflight.ts";
 
-export const DEMO_OPTIONS: readonly OptionSpec[] = [
+export const DEMO_OPTIONS = [
   { name: "seed", type: "string", default: "demo", description: "seed of the generated events" },
   {
     name: "count",
@@ -51,7 +51,7 @@ export const DEMO_OPTIONS: readonly OptionSpec[] = [
   PARTITIONS,
   ...ENGINE_OPTIONS,
   LOG_LEVEL,
-];
+] as const satisfies readonly OptionSpec[];
 
 export const demoCommand: Command = {
   name: "demo",
@@ -76,10 +76,10 @@ async function runDemo(context: CommandContext): Promise<number> {
     readFile: context.readFile,
   });
   // Every option is checked before anything happens.
-  await checkDemoOptions(resolved, DEMO_OPTIONS);
+  await checkDemoOptions(resolved);
   const { values } = resolved;
-  const logger = createLogger(values["log-level"] as LogLevel);
-  const warehouse = resolve(localPath(values.warehouse as string));
+  const logger = createLogger(values["log-level"]);
+  const warehouse = resolve(localPath(values.warehouse));
   try {
     await Deno.mkdir(warehouse, { recursive: true });
   } catch (error) {
@@ -88,8 +88,8 @@ async function runDemo(context: CommandContext): Promise<number> {
       { cause: error },
     );
   }
-  const count = values.count as number;
-  const topic = values.topic as string;
+  const count = values.count;
+  const topic = values.topic;
   const tempDir = join(warehouse, ".tmp");
   context.atExit(() => {
     try {
@@ -122,16 +122,16 @@ async function runDemo(context: CommandContext): Promise<number> {
   let skipped = 0;
   try {
     const source = new EventSource({
-      seed: values.seed as string,
+      seed: values.seed,
       startTimeMs: DEFAULT_SEEDED_START_MS,
-      badRate: values["bad-rate"] as number,
+      badRate: values["bad-rate"],
       clock: systemClock,
     });
     ({ skipped } = await runGeneratorFeed({
       source,
       pipeline: engine.pipeline,
       topic,
-      partitions: values.partitions as number,
+      partitions: values.partitions,
       count,
       chunkRecords: 5_000,
       clock: systemClock,

@@ -2,7 +2,7 @@
 import { systemClock } from "../core/clock.ts";
 import { LakehouseError, UsageError } from "../core/errors.ts";
 import { osErrorText } from "../core/os_errors.ts";
-import { createLogger, type LogLevel } from "../core/log.ts";
+import { createLogger } from "../core/log.ts";
 import {
   BROKERS,
   CONNECT_TIMEOUT,
@@ -23,7 +23,7 @@ import { kafkaConnection } from "./kafka_connection.ts";
 import { ProgressLine } from "./progress.ts";
 import { checkGenerateOptions } from "./preflight.ts";
 
-export const GENERATE_OPTIONS: readonly OptionSpec[] = [
+export const GENERATE_OPTIONS = [
   {
     name: "seed",
     type: "string",
@@ -118,7 +118,7 @@ export const GENERATE_OPTIONS: readonly OptionSpec[] = [
   CONNECT_TIMEOUT,
   RETRIES,
   LOG_LEVEL,
-];
+] as const satisfies readonly OptionSpec[];
 
 export const generateCommand: Command = {
   name: "generate",
@@ -148,12 +148,12 @@ async function runGenerate(context: CommandContext): Promise<number> {
     readFile: context.readFile,
   });
   const { values } = resolved;
-  const logger = createLogger(values["log-level"] as LogLevel);
-  const seed = values.seed as string | undefined;
-  const count = values.count as number | undefined;
-  const durationMs = values.duration as number | undefined;
-  const rate = values.rate as number;
-  const out = values.out as string | undefined;
+  const logger = createLogger(values["log-level"]);
+  const seed = values.seed;
+  const count = values.count;
+  const durationMs = values.duration;
+  const rate = values.rate;
+  const out = values.out;
   if (values["start-time"] !== undefined && seed === undefined) {
     throw new UsageError(
       "--start-time needs --seed (without a seed, event time is the wall clock)",
@@ -163,7 +163,7 @@ async function runGenerate(context: CommandContext): Promise<number> {
     throw new UsageError("--profile spike needs a --rate above 0 (the base rate of the spikes)");
   }
   // Every option is checked before anything happens (topic, output file).
-  checkGenerateOptions(resolved, GENERATE_OPTIONS);
+  checkGenerateOptions(resolved);
   const connection = kafkaConnection(values, "lakehouse-generate");
 
   let profile: RateProfile | undefined;
@@ -171,17 +171,17 @@ async function runGenerate(context: CommandContext): Promise<number> {
     profile = values.profile === "spike"
       ? spikeRate({
         baseRate: rate,
-        factor: values["spike-factor"] as number,
-        periodMs: values["spike-every"] as number,
-        lengthMs: values["spike-length"] as number,
+        factor: values["spike-factor"],
+        periodMs: values["spike-every"],
+        lengthMs: values["spike-length"],
       })
       : steadyRate(rate);
   }
   const source = new EventSource({
     seed,
-    startTimeMs: (values["start-time"] as number | undefined) ?? DEFAULT_SEEDED_START_MS,
-    badRate: values["bad-rate"] as number,
-    lifecycle: { ordersPerSecond: values["orders-per-second"] as number },
+    startTimeMs: values["start-time"] ?? DEFAULT_SEEDED_START_MS,
+    badRate: values["bad-rate"],
+    lifecycle: { ordersPerSecond: values["orders-per-second"] },
     clock: systemClock,
   });
 
@@ -196,9 +196,9 @@ async function runGenerate(context: CommandContext): Promise<number> {
     }
   } else {
     const kafka = createKafka(connection, logger);
-    const topic = values.topic as string;
+    const topic = values.topic;
     try {
-      await ensureTopic(kafka, topic, values.partitions as number, logger);
+      await ensureTopic(kafka, topic, values.partitions, logger);
       sink = await KafkaSink.connect({
         brokers: connection.brokers,
         topic,
@@ -228,7 +228,7 @@ async function runGenerate(context: CommandContext): Promise<number> {
     sink,
     pacer: profile ? new Pacer(profile, systemClock) : undefined,
     clock: systemClock,
-    limits: { countMax: count, durationMs, batchRecordsMax: values["batch-size"] as number },
+    limits: { countMax: count, durationMs, batchRecordsMax: values["batch-size"] },
     signal: context.signal,
     onProgress: (p) => progress.update(describeProgress(p, rate)),
     progressIntervalMs: context.isTerminal ? 250 : 10_000,

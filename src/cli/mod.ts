@@ -10,11 +10,11 @@ import { demoCommand } from "./demo.ts";
 import { generateCommand } from "./generate.ts";
 import { runCommand } from "./run.ts";
 
-export const COMMANDS: readonly Command[] = [demoCommand, runCommand, generateCommand];
+const COMMANDS: readonly Command[] = [demoCommand, runCommand, generateCommand];
 
-export const VERSION = "0.1.0";
+const VERSION = "0.1.0";
 
-export function topLevelHelp(): string {
+function topLevelHelp(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 4;
   return `lakehouse ${VERSION}: Kafka order events -> Apache Iceberg tables, exactly once.
 
@@ -29,7 +29,7 @@ Run 'lakehouse <command> --help' for a command's options.
 `;
 }
 
-export function commandHelp(command: Command): string {
+function commandHelp(command: Command): string {
   return `lakehouse ${command.name}: ${command.summary}
 
 Usage: ${command.usage}

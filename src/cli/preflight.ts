@@ -11,7 +11,7 @@
  */
 import { join, resolve } from "node:path";
 import { errorMessage, UsageError } from "../core/errors.ts";
-import { formatDuration, type OptionSpec } from "../config/options.ts";
+import { formatDuration } from "../config/options.ts";
 import {
   directoryProblem,
   existingDirectoryProblem,
@@ -22,29 +22,28 @@ import {
 import { checkOption, rejectOption, type Resolved } from "../config/resolve.ts";
 import { localPath } from "../config/values.ts";
 import { loadSqlFile } from "../duckdb/sql_files.ts";
+import type { DEMO_OPTIONS } from "./demo.ts";
+import type { GENERATE_OPTIONS } from "./generate.ts";
+import type { RUN_OPTIONS } from "./run.ts";
 
 const SQL_FILES = ["events.sql", "rejects.sql"] as const;
 
-function specOf(specs: readonly OptionSpec[], name: string): OptionSpec {
-  const spec = specs.find((s) => s.name === name);
-  if (spec === undefined) throw new Error(`no option --${name} in this command`);
-  return spec;
-}
-
-/** `--sql-dir`: a directory holding readable events.sql and rejects.sql of one statement each. */
-export async function checkEngineOptions(
-  resolved: Resolved,
-  specs: readonly OptionSpec[],
+/**
+ * `--sql-dir` (`dir`): a directory holding readable events.sql and
+ * rejects.sql of one statement each; `reject` makes the error naming it.
+ */
+async function checkSqlDir(
+  dir: string | undefined,
+  reject: (problem: string) => UsageError,
 ): Promise<void> {
-  const spec = specOf(specs, "sql-dir");
-  checkOption<string>(resolved, spec, (dir) => readableFilesProblem(dir, SQL_FILES));
-  const dir = resolved.values["sql-dir"] as string | undefined;
   if (dir === undefined) return;
+  const unreadable = readableFilesProblem(dir, SQL_FILES);
+  if (unreadable !== undefined) throw reject(unreadable);
   for (const name of SQL_FILES) {
     try {
       await loadSqlFile(name, dir);
     } catch (error) {
-      throw rejectOption(resolved, spec, `has an unusable ${name} (${errorMessage(error)})`);
+      throw reject(`has an unusable ${name} (${errorMessage(error)})`);
     }
   }
 }
@@ -53,7 +52,7 @@ export async function checkEngineOptions(
  * The scratch directory ($TMPDIR, else /tmp) must be a writable directory.
  * `tmpdir` is the variable's value as the command reads it.
  */
-export function checkScratch(tmpdir: string | undefined): void {
+function checkScratch(tmpdir: string | undefined): void {
   const path = tmpdir ?? "/tmp";
   const problem = existingDirectoryProblem(path);
   if (problem === undefined) return;
@@ -70,88 +69,79 @@ export function checkScratch(tmpdir: string | undefined): void {
  * scratch directory.
  */
 export async function checkRunOptions(
-  resolved: Resolved,
-  specs: readonly OptionSpec[],
+  resolved: Resolved<typeof RUN_OPTIONS>,
   tmpdir: string | undefined,
 ): Promise<void> {
   const { values } = resolved;
-  const accessKey = specOf(specs, "s3-access-key");
-  const secretKey = specOf(specs, "s3-secret-key");
   if (values["s3-access-key"] !== undefined && values["s3-secret-key"] === undefined) {
     throw rejectOption(
       resolved,
-      accessKey,
+      "s3-access-key",
       "is set without --s3-secret-key (LAKEHOUSE_S3_SECRET_KEY): give both, or neither to use the AWS default credentials",
     );
   }
   if (values["s3-secret-key"] !== undefined && values["s3-access-key"] === undefined) {
     throw rejectOption(
       resolved,
-      secretKey,
+      "s3-secret-key",
       "is set without --s3-access-key: give both, or neither to use the AWS default credentials",
     );
   }
 
-  const warehouse = specOf(specs, "warehouse");
-  const catalog = specOf(specs, "catalog");
-  const text = values.warehouse as string;
-  const s3 = /^s3a?:\/\//i.test(text);
-  if (!s3) checkOption<string>(resolved, warehouse, (w) => directoryProblem(localPath(w)));
+  const s3 = /^s3a?:\/\//i.test(values.warehouse);
+  if (!s3) checkOption(resolved, "warehouse", (w) => directoryProblem(localPath(w)));
   if (values.catalog !== undefined) {
-    checkOption<string>(resolved, catalog, sqliteFileProblem);
+    checkOption(resolved, "catalog", sqliteFileProblem);
   } else if (s3) {
     throw rejectOption(
       resolved,
-      warehouse,
+      "warehouse",
       "is an S3 location, which needs --catalog PATH (the SQLite catalog is a local file, e.g. --catalog ./lake.db)",
     );
   } else {
-    checkDefaultCatalog(resolved, warehouse, join(resolve(localPath(text)), "catalog.db"));
+    checkDefaultCatalog(
+      join(resolve(localPath(values.warehouse)), "catalog.db"),
+      (problem) => rejectOption(resolved, "warehouse", problem),
+    );
   }
-  await checkEngineOptions(resolved, specs);
+  await checkSqlDir(values["sql-dir"], (problem) => rejectOption(resolved, "sql-dir", problem));
   checkScratch(tmpdir);
 }
 
-/** WAREHOUSE/catalog.db, the catalog when --catalog is not given; reported on --warehouse. */
-function checkDefaultCatalog(resolved: Resolved, warehouse: OptionSpec, path: string): void {
+/**
+ * WAREHOUSE/catalog.db, the catalog when --catalog is not given; `reject`
+ * makes the error naming --warehouse.
+ */
+function checkDefaultCatalog(path: string, reject: (problem: string) => UsageError): void {
   const problem = sqliteFileProblem(path);
   if (problem !== undefined) {
-    throw rejectOption(
-      resolved,
-      warehouse,
-      `holds a catalog.db (the default --catalog) that ${problem}`,
-    );
+    throw reject(`holds a catalog.db (the default --catalog) that ${problem}`);
   }
 }
 
 /** `lakehouse demo`: the warehouse directory with its catalog.db and .tmp, the SQL files. */
-export async function checkDemoOptions(
-  resolved: Resolved,
-  specs: readonly OptionSpec[],
-): Promise<void> {
-  const warehouse = specOf(specs, "warehouse");
-  checkOption<string>(resolved, warehouse, (w) => directoryProblem(localPath(w)));
-  const dir = resolve(localPath(resolved.values.warehouse as string));
-  checkDefaultCatalog(resolved, warehouse, join(dir, "catalog.db"));
+export async function checkDemoOptions(resolved: Resolved<typeof DEMO_OPTIONS>): Promise<void> {
+  const { values } = resolved;
+  checkOption(resolved, "warehouse", (w) => directoryProblem(localPath(w)));
+  const dir = resolve(localPath(values.warehouse));
+  const rejectWarehouse = (problem: string) => rejectOption(resolved, "warehouse", problem);
+  checkDefaultCatalog(join(dir, "catalog.db"), rejectWarehouse);
   const scratch = directoryProblem(join(dir, ".tmp"));
   if (scratch !== undefined) {
-    throw rejectOption(resolved, warehouse, `holds a .tmp (the scratch directory) that ${scratch}`);
+    throw rejectWarehouse(`holds a .tmp (the scratch directory) that ${scratch}`);
   }
-  await checkEngineOptions(resolved, specs);
+  await checkSqlDir(values["sql-dir"], (problem) => rejectOption(resolved, "sql-dir", problem));
 }
 
 /** `lakehouse generate`: spikes that fit their period; the --out file. */
-export function checkGenerateOptions(resolved: Resolved, specs: readonly OptionSpec[]): void {
+export function checkGenerateOptions(resolved: Resolved<typeof GENERATE_OPTIONS>): void {
   const { values } = resolved;
-  if (values.profile === "spike") {
-    const every = values["spike-every"] as number;
-    if ((values["spike-length"] as number) > every) {
-      throw rejectOption(
-        resolved,
-        specOf(specs, "spike-length"),
-        `must not be longer than --spike-every (${formatDuration(every)})`,
-      );
-    }
+  if (values.profile === "spike" && values["spike-length"] > values["spike-every"]) {
+    throw rejectOption(
+      resolved,
+      "spike-length",
+      `must not be longer than --spike-every (${formatDuration(values["spike-every"])})`,
+    );
   }
-  checkOption<string>(resolved, specOf(specs, "out"), outputFileProblem);
+  checkOption(resolved, "out", outputFileProblem);
 }

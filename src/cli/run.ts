@@ -7,7 +7,7 @@ import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.ts";
 import { AbortedError, errorMessage, LakehouseError } from "../core/errors.ts";
 import { osErrorText } from "../core/os_errors.ts";
-import { createLogger, type Logger, type LogLevel } from "../core/log.ts";
+import { createLogger, type Logger } from "../core/log.ts";
 import {
   BROKERS,
   CONNECT_TIMEOUT,
@@ -35,7 +35,7 @@ import { ENGINE_OPTIONS, engineSettings, SHUTDOWN_TIMEOUT } from "./engine_optio
 import { scratchDirectory } from "./scratch.ts";
 import { checkRunOptions } from "./preflight.ts";
 
-export const RUN_OPTIONS: readonly OptionSpec[] = [
+export const RUN_OPTIONS = [
   BROKERS,
   TOPIC,
   PARTITIONS,
@@ -120,7 +120,7 @@ export const RUN_OPTIONS: readonly OptionSpec[] = [
   ...ENGINE_OPTIONS,
   SHUTDOWN_TIMEOUT,
   LOG_LEVEL,
-];
+] as const satisfies readonly OptionSpec[];
 
 export const runCommand: Command = {
   name: "run",
@@ -146,15 +146,14 @@ async function runEngine(context: CommandContext): Promise<number> {
     readFile: context.readFile,
   });
   // Every option is checked before anything happens (directories, topic, catalog).
-  await checkRunOptions(resolved, RUN_OPTIONS, context.env("TMPDIR"));
+  await checkRunOptions(resolved, context.env("TMPDIR"));
   const { values } = resolved;
-  const logger = createLogger(values["log-level"] as LogLevel);
+  const logger = createLogger(values["log-level"]);
   const connection = kafkaConnection(values, "lakehouse-run");
-  const warehouse = warehouseUri(values.warehouse as string);
+  const warehouse = warehouseUri(values.warehouse);
   const local = warehouse.startsWith("file://");
   // Checked above: an S3 warehouse comes with --catalog.
-  const catalogPath = (values.catalog as string | undefined) ??
-    join(filePath(warehouse), "catalog.db");
+  const catalogPath = values.catalog ?? join(filePath(warehouse), "catalog.db");
   if (local) {
     try {
       await Deno.mkdir(filePath(warehouse), { recursive: true });
@@ -165,26 +164,25 @@ async function runEngine(context: CommandContext): Promise<number> {
       );
     }
   }
-  const topic = values.topic as string;
+  const topic = values.topic;
   const kafka = createKafka(connection, logger);
   try {
-    await ensureTopic(kafka, topic, values.partitions as number, logger);
+    await ensureTopic(kafka, topic, values.partitions, logger);
   } catch (error) {
     throw kafkaUnavailable(connection, `read topic ${topic}`, error);
   }
-  const shutdownMs = values["shutdown-timeout"] as number;
+  const shutdownMs = values["shutdown-timeout"];
   const deadline = shutdownDeadline(context, shutdownMs, logger);
   const tempDir = await scratchDirectory(Deno.env.get("TMPDIR") ?? "/tmp", context, logger);
-  let feed: KafkaFeed | undefined;
   const engine = await startEngine({
     warehouse,
     catalog: `sqlite:${resolve(catalogPath)}`,
     s3: {
-      endpoint: values["s3-endpoint"] as string | undefined,
-      region: values["s3-region"] as string,
-      accessKeyId: values["s3-access-key"] as string | undefined,
-      secretAccessKey: values["s3-secret-key"] as string | undefined,
-      requestTimeoutMs: values["s3-request-timeout"] as number,
+      endpoint: values["s3-endpoint"],
+      region: values["s3-region"],
+      accessKeyId: values["s3-access-key"],
+      secretAccessKey: values["s3-secret-key"],
+      requestTimeoutMs: values["s3-request-timeout"],
     },
     topic,
     ...engineSettings(values),
@@ -192,15 +190,6 @@ async function runEngine(context: CommandContext): Promise<number> {
     clock: systemClock,
     signal: deadline,
     logger,
-    onBatchCommitted: async (batch) => {
-      // The group's offsets never run ahead of any table (the dead-letter
-      // table lags): where kafkajs falls back to them, it can only re-read.
-      // (Called only once the engine has started.)
-      const next = new Map(
-        batch.ranges.map((r) => [r.partition, engine.pipeline.committedOffset(r.partition)]),
-      );
-      await feed?.commitGroupOffsets(next);
-    },
   });
   const stats = engine.pipeline.stats;
   const started = systemClock.now();
@@ -209,28 +198,24 @@ async function runEngine(context: CommandContext): Promise<number> {
     logger.info(
       `in ${stats.recordsIn}, committed ${stats.recordsCommitted} (${
         Math.round(stats.recordsCommitted / seconds)
-      }/s avg), rejects ${stats.rejects}, batches ${stats.batches}, freshness p50 ${
+      }/s avg), rejects ${stats.rejects}${
+        stats.filtered > 0 ? `, filtered ${stats.filtered}` : ""
+      }, batches ${stats.batches}, freshness p50 ${
         Math.round(stats.freshness.quantile(0.5))
       } ms p99 ${Math.round(stats.freshness.quantile(0.99))} ms`,
     );
   }, 10_000);
   try {
-    feed = new KafkaFeed({
+    const feed = new KafkaFeed({
       kafka,
       topic,
-      groupId: values["group-id"] as string,
+      groupId: values["group-id"],
       logger,
       signal: context.signal,
-      fetchBytesPerPartitionMax: values["fetch-bytes"] as number,
-      recordsMax: values["stop-after"] as number | undefined,
-      idleExitMs: values["idle-exit"] as number | undefined,
-      target: {
-        offer: (r) => engine.pipeline.offer(r),
-        tick: () => engine.pipeline.tick(),
-        flush: () => engine.pipeline.flush(),
-        revoke: (p) => engine.pipeline.revoke(p),
-        startOffsets: (partitions) => engine.pipeline.startOffsets(partitions),
-      },
+      fetchBytesPerPartitionMax: values["fetch-bytes"],
+      recordsMax: values["stop-after"],
+      idleExitMs: values["idle-exit"],
+      target: engine.pipeline,
     });
     await feed.run();
   } catch (error) {
@@ -254,6 +239,8 @@ async function runEngine(context: CommandContext): Promise<number> {
       stats.writeFailures > 0
         ? ` (${stats.writeFailures} because a table write failed on them)`
         : ""
+    }${
+      stats.filtered > 0 ? `, ${stats.filtered} left out by the events SQL file` : ""
     }; freshness p50 ${Math.round(stats.freshness.quantile(0.5))} ms, p99 ${
       Math.round(stats.freshness.quantile(0.99))
     } ms, max ${Math.round(stats.freshness.max)} ms${peakRss()}`,

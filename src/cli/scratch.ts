@@ -28,7 +28,7 @@ export async function scratchDirectory(
 }
 
 /** Removes `lakehouse-<pid>` directories under `parent` whose process is gone (Linux: /proc). */
-export async function sweepDeadScratch(parent: string, logger: Logger): Promise<void> {
+async function sweepDeadScratch(parent: string, logger: Logger): Promise<void> {
   if (!exists("/proc/self")) return; // No way to tell which processes run.
   let entries: Deno.DirEntry[];
   try {

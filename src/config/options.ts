@@ -1,7 +1,11 @@
 /**
- * The option table: every setting the program accepts, with its flag,
- * environment variable, type, default and help text. Commands pick the options
- * they use from here, so `--help`, validation and env lookup share one source.
+ * Command-line options: each with its flag, environment variable, type,
+ * default, help text and format rules. A command lists the options it takes
+ * in a table of these (the shared ones are in common.ts), so `--help`,
+ * validation and env lookup share one source, and the values it reads are
+ * typed from that table (`OptionValues`). Not every setting is an option:
+ * fixed ones (the rejects commit interval, the Kafka heartbeat while blocked)
+ * are constants where they are used.
  */
 import { UsageError } from "../core/errors.ts";
 
@@ -46,6 +50,38 @@ export interface OptionSpec {
 
 export type OptionValue = string | number | boolean;
 
+/**
+ * The value an option resolves to: `string` for string options, one of its
+ * choices for a choice, `boolean`, else `number` (integer, number, duration in
+ * ms, timestamp in epoch ms); `| undefined` unless it has a default. Declare
+ * specs `as const satisfies OptionSpec` so that name, type, choices and
+ * default keep their literal types.
+ */
+export type OptionValueOf<S extends OptionSpec> = S extends { readonly default: OptionValue }
+  ? TypedValue<S>
+  : TypedValue<S> | undefined;
+
+type TypedValue<S extends OptionSpec> = S["type"] extends "string" ? string
+  : S["type"] extends "boolean" ? boolean
+  : S["type"] extends "choice"
+    ? S extends { readonly choices: readonly (infer C extends string)[] } ? C : string
+  : S["type"] extends "integer" | "number" | "duration" | "timestamp" ? number
+  : OptionValue;
+
+/** The names of a command's options. */
+export type OptionName<Specs extends readonly OptionSpec[]> = Specs[number]["name"];
+
+/**
+ * A command's resolved values, typed from its option table: `{ warehouse:
+ * string; catalog: string | undefined; "max-records-per-trigger": number;
+ * ... }`. Renaming an option or changing its type breaks the code that reads
+ * it at compile time. For a table typed only as `OptionSpec[]`, every name
+ * maps to `OptionValue | undefined`.
+ */
+export type OptionValues<Specs extends readonly OptionSpec[]> = {
+  readonly [S in Specs[number] as S["name"]]: OptionValueOf<S>;
+};
+
 /** `max-in-flight` -> `LAKEHOUSE_MAX_IN_FLIGHT`. */
 export function envName(option: string): string {
   return `LAKEHOUSE_${option.toUpperCase().replaceAll("-", "_")}`;
@@ -79,7 +115,7 @@ export function formatDuration(ms: number): string {
  * value came from: `--rate (from LAKEHOUSE_RATE)`, `--rate (from config file
  * c.json)`, `--rate (from default)`.
  */
-export function optionLabel(name: string, source: string): string {
+function optionLabel(name: string, source: string): string {
   return source === "flag" ? `--${name}` : `--${name} (from ${source})`;
 }
 
@@ -88,7 +124,7 @@ export function optionLabel(name: string, source: string): string {
  * type for a config-file object or array (whatever it holds stays out of the
  * message), `user:password@` of a URL masked, else the value as JSON.
  */
-export function showValue(spec: OptionSpec, raw: unknown): string {
+function showValue(spec: OptionSpec, raw: unknown): string {
   if (spec.secret) return "<hidden>";
   if (Array.isArray(raw)) return "a JSON array";
   if (raw !== null && typeof raw === "object") return "a JSON object";
@@ -96,7 +132,7 @@ export function showValue(spec: OptionSpec, raw: unknown): string {
 }
 
 /** `scheme://user:password@host` -> `scheme://***@host`. */
-export function hideUserInfo(text: string): string {
+function hideUserInfo(text: string): string {
   return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, "$1***@");
 }
 

@@ -123,8 +123,9 @@ const SQLITE_HEADER = new TextEncoder().encode("SQLite format 3\0");
 /**
  * The SQLite catalog file: if it exists, a regular file this process can open
  * for reading and writing, empty or starting with SQLite's header, in a
- * directory where SQLite can create its `-wal` and `-shm` files; if not, a
- * path that can be created (missing parent directories are created).
+ * directory where SQLite can create its rollback journal (`-journal`, the
+ * catalog's journal mode); if not, a path that can be created (missing
+ * parent directories are created).
  */
 export function sqliteFileProblem(path: string): string | undefined {
   const absolute = resolve(path);
@@ -153,7 +154,7 @@ export function sqliteFileProblem(path: string): string | undefined {
   const denied = probeWritable(directory);
   return denied === undefined
     ? undefined
-    : `is in ${directory}, where SQLite cannot create its -wal and -shm files (${denied})`;
+    : `is in ${directory}, where SQLite cannot create its -journal file (${denied})`;
 }
 
 /** A directory of files the program reads: it and each of `names` must exist and be readable. */

@@ -11,44 +11,52 @@ import {
   coerceOption,
   envName,
   optionError,
+  type OptionName,
   type OptionSpec,
   type OptionValue,
+  type OptionValueOf,
+  type OptionValues,
 } from "./options.ts";
 
-export interface Resolved {
-  /** Option name -> typed value; absent when unset and without a default. */
-  readonly values: Readonly<Record<string, OptionValue | undefined>>;
-  /** Where each value came from: flag, env var name, config file path, or "default". */
-  readonly sources: Readonly<Record<string, string>>;
+/** A command's options once resolved; `Specs` is its option table. */
+export interface Resolved<Specs extends readonly OptionSpec[] = readonly OptionSpec[]> {
+  readonly specs: Specs;
+  /** Option name -> typed value (frozen); undefined when unset and without a default. */
+  readonly values: OptionValues<Specs>;
   /**
-   * The same, as errors name it: "flag", the env var name, `config file PATH`
-   * or "default" (the `source` argument of `coerceOption` and `optionError`).
+   * Where each value came from, as errors name it: "flag", the env var name,
+   * `config file PATH` or "default" (the `source` argument of `coerceOption`
+   * and `optionError`).
    */
   readonly origins: Readonly<Record<string, string>>;
   /** Each value as it was given (text of a flag or env var, JSON of the config file), before conversion. */
   readonly raw: Readonly<Record<string, unknown>>;
-  readonly positionals: readonly string[];
-  readonly help: boolean;
 }
 
-export const CONFIG_OPTION: OptionSpec = {
+/** The value type of option `N` of the table `Specs`. */
+export type OptionValueNamed<Specs extends readonly OptionSpec[], N extends string> = OptionValueOf<
+  Extract<Specs[number], { readonly name: N }>
+>;
+
+const CONFIG_OPTION: OptionSpec = {
   name: "config",
   type: "string",
   placeholder: "FILE",
   description: 'JSON file of option values ({"rate": 5000, ...}); flags and env vars win over it',
 };
 
-export interface ResolveInput {
+export interface ResolveInput<Specs extends readonly OptionSpec[]> {
   readonly command: string;
-  readonly specs: readonly OptionSpec[];
+  readonly specs: Specs;
   readonly args: readonly string[];
   readonly env: (name: string) => string | undefined;
   readonly readFile: (path: string) => string;
-  /** Number of positional arguments accepted (default 0). */
-  readonly positionalsMax?: number;
 }
 
-export function resolveOptions(input: ResolveInput): Resolved {
+/** Resolves the options of `input.specs`; a command takes no positional arguments. */
+export function resolveOptions<Specs extends readonly OptionSpec[]>(
+  input: ResolveInput<Specs>,
+): Resolved<Specs> {
   const specs = [...input.specs, CONFIG_OPTION];
   const parseOptions: Record<string, { type: "string" | "boolean"; short?: string }> = {
     help: { type: "boolean", short: "h" },
@@ -69,9 +77,8 @@ export function resolveOptions(input: ResolveInput): Resolved {
     throw new UsageError(`${input.command}: ${cleanParseError(errorMessage(error))}`);
   }
   const flags = parsed.values as Record<string, string | boolean | undefined>;
-  const positionalsMax = input.positionalsMax ?? 0;
-  if (parsed.positionals.length > positionalsMax) {
-    const extra = parsed.positionals.slice(positionalsMax).map((p) => JSON.stringify(p));
+  if (parsed.positionals.length > 0) {
+    const extra = parsed.positionals.map((p) => JSON.stringify(p));
     throw new UsageError(
       `${input.command}: unexpected argument ${
         extra.join(" ")
@@ -96,7 +103,6 @@ export function resolveOptions(input: ResolveInput): Resolved {
   }
 
   const values: Record<string, OptionValue | undefined> = {};
-  const sources: Record<string, string> = {};
   const origins: Record<string, string> = {};
   const raws: Record<string, unknown> = {};
   for (const spec of input.specs) {
@@ -112,15 +118,13 @@ export function resolveOptions(input: ResolveInput): Resolved {
             } or put "${spec.name}" in the --config file`,
         );
       }
-      [raw, sources[spec.name], origins[spec.name]] = [flag, "flag", "flag"];
+      [raw, origins[spec.name]] = [flag, "flag"];
     } else if (env !== undefined && env !== "") {
-      [raw, sources[spec.name], origins[spec.name]] = [env, envName(spec.name), envName(spec.name)];
+      [raw, origins[spec.name]] = [env, envName(spec.name)];
     } else if (file[spec.name] !== undefined) {
-      raw = file[spec.name];
-      sources[spec.name] = configPath as string;
-      origins[spec.name] = `config file ${configPath}`;
+      [raw, origins[spec.name]] = [file[spec.name], `config file ${configPath}`];
     } else if (spec.default !== undefined) {
-      [raw, sources[spec.name], origins[spec.name]] = [spec.default, "default", "default"];
+      [raw, origins[spec.name]] = [spec.default, "default"];
     } else {
       continue;
     }
@@ -128,12 +132,13 @@ export function resolveOptions(input: ResolveInput): Resolved {
     raws[spec.name] = raw;
   }
   return {
-    values: Object.freeze(values),
-    sources: Object.freeze(sources),
+    specs: input.specs,
+    // coerceOption returns a value of the option's type (one of its choices
+    // for a choice), and only an option without a default can be unset: what
+    // OptionValues says of each name.
+    values: Object.freeze(values) as OptionValues<Specs>,
     origins: Object.freeze(origins),
     raw: Object.freeze(raws),
-    positionals: Object.freeze([...parsed.positionals]),
-    help: flags.help === true,
   };
 }
 
@@ -190,25 +195,36 @@ function readConfigFile(
  * resolution (file system, other options): names the option, where its value
  * came from and the value (`<hidden>` for a secret).
  */
-export function rejectOption(resolved: Resolved, spec: OptionSpec, problem: string): UsageError {
+export function rejectOption<Specs extends readonly OptionSpec[]>(
+  resolved: Resolved<Specs>,
+  name: OptionName<Specs>,
+  problem: string,
+): UsageError {
+  const spec = resolved.specs.find((s) => s.name === name);
+  if (spec === undefined) throw new Error(`no option --${name} in this command`);
   return optionError(
     spec,
-    resolved.raw[spec.name] ?? resolved.values[spec.name],
-    resolved.origins[spec.name] ?? "default",
+    resolved.raw[name] ?? valueOf(resolved, name),
+    resolved.origins[name] ?? "default",
     problem,
   );
 }
 
 /** Runs `check` on the option's value when it is set; throws its problem as `rejectOption`. */
-export function checkOption<T extends OptionValue>(
-  resolved: Resolved,
-  spec: OptionSpec,
-  check: (value: T) => string | undefined,
+export function checkOption<Specs extends readonly OptionSpec[], N extends OptionName<Specs>>(
+  resolved: Resolved<Specs>,
+  name: N,
+  check: (value: NonNullable<OptionValueNamed<Specs, N>>) => string | undefined,
 ): void {
-  const value = resolved.values[spec.name];
+  const value = valueOf(resolved, name);
   if (value === undefined) return;
-  const problem = check(value as T);
-  if (problem !== undefined) throw rejectOption(resolved, spec, problem);
+  // The value of option `name`, set: of the type OptionValues gives that name.
+  const problem = check(value as NonNullable<OptionValueNamed<Specs, N>>);
+  if (problem !== undefined) throw rejectOption(resolved, name, problem);
+}
+
+function valueOf(resolved: Resolved<readonly OptionSpec[]>, name: string): OptionValue | undefined {
+  return (resolved.values as Readonly<Record<string, OptionValue | undefined>>)[name];
 }
 
 /** node:util's messages mention internals ("To specify a positional argument..."); keep the first sentence. */

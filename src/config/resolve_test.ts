@@ -3,14 +3,14 @@ import { UsageError } from "../core/errors.ts";
 import { formatDuration, type OptionSpec, parseDuration } from "./options.ts";
 import { checkOption, formatOptionsHelp, rejectOption, resolveOptions } from "./resolve.ts";
 
-const SPECS: OptionSpec[] = [
+const SPECS = [
   { name: "rate", type: "number", min: 0, default: 100, description: "rate" },
   { name: "count", type: "integer", min: 1, description: "count" },
   { name: "trigger-interval", type: "duration", min: 1, default: "2s", description: "interval" },
   { name: "mode", type: "choice", choices: ["a", "b"], default: "a", description: "mode" },
   { name: "verbose", type: "boolean", default: false, description: "verbose" },
   { name: "secret-key", type: "string", secret: true, description: "secret" },
-];
+] as const satisfies readonly OptionSpec[];
 
 function resolve(
   args: string[],
@@ -30,23 +30,23 @@ function resolve(
 }
 
 Deno.test("resolveOptions uses defaults when nothing is set", () => {
-  const { values, sources } = resolve([]);
+  const { values, origins } = resolve([]);
   assert.equal(values.rate, 100);
   assert.equal(values["trigger-interval"], 2000);
   assert.equal(values.count, undefined);
-  assert.equal(sources.rate, "default");
+  assert.equal(origins.rate, "default");
 });
 
 Deno.test("resolveOptions ranks flags over env over config file over defaults", () => {
   const files = { "c.json": JSON.stringify({ rate: 3, count: 30, mode: "b" }) };
   const env = { LAKEHOUSE_RATE: "2", LAKEHOUSE_COUNT: "20", LAKEHOUSE_CONFIG: "c.json" };
-  const { values, sources } = resolve(["--rate", "1"], env, files);
+  const { values, origins } = resolve(["--rate", "1"], env, files);
   assert.equal(values.rate, 1);
   assert.equal(values.count, 20);
   assert.equal(values.mode, "b");
-  assert.equal(sources.rate, "flag");
-  assert.equal(sources.count, "LAKEHOUSE_COUNT");
-  assert.equal(sources.mode, "c.json");
+  assert.equal(origins.rate, "flag");
+  assert.equal(origins.count, "LAKEHOUSE_COUNT");
+  assert.equal(origins.mode, "config file c.json");
 });
 
 Deno.test("resolveOptions rejects an unknown flag naming it", () => {
@@ -246,16 +246,43 @@ Deno.test("rejectOption and checkOption name option, origin and the value as giv
     LAKEHOUSE_TRIGGER_INTERVAL: "2m",
     LAKEHOUSE_SECRET_KEY: "s3cr3t",
   });
-  const interval = SPECS.find((s) => s.name === "trigger-interval")!;
   assert.equal(
-    rejectOption(resolved, interval, "is too long").message,
+    rejectOption(resolved, "trigger-interval", "is too long").message,
     '--trigger-interval (from LAKEHOUSE_TRIGGER_INTERVAL) is too long, got "2m"',
   );
-  const secret = SPECS.find((s) => s.name === "secret-key")!;
   assert.throws(
-    () => checkOption<string>(resolved, secret, (v) => v.length < 8 ? "is too short" : undefined),
+    () => checkOption(resolved, "secret-key", (v) => v.length < 8 ? "is too short" : undefined),
     { message: "--secret-key (from LAKEHOUSE_SECRET_KEY) is too short, got <hidden>" },
   );
-  const count = SPECS.find((s) => s.name === "count")!;
-  checkOption(resolved, count, () => "never called: count is unset");
+  checkOption(resolved, "count", () => "never called: count is unset");
+});
+
+Deno.test("resolved values are typed from the option table", () => {
+  const { values } = resolve(["--count", "3"]);
+  const rate: number = values.rate;
+  const count: number | undefined = values.count;
+  const interval: number = values["trigger-interval"];
+  const mode: "a" | "b" = values.mode;
+  const verbose: boolean = values.verbose;
+  const secret: string | undefined = values["secret-key"];
+  // @ts-expect-error an option without a default may be unset
+  const countSet: number = values.count;
+  // @ts-expect-error no option --rat
+  const misspelt = values.rat;
+  assert.deepEqual(
+    { rate, count, interval, mode, verbose, secret, countSet, misspelt },
+    {
+      rate: 100,
+      count: 3,
+      interval: 2000,
+      mode: "a",
+      verbose: false,
+      secret: undefined,
+      countSet: 3,
+      misspelt: undefined,
+    },
+  );
+  assert.ok(Object.isFrozen(values));
+  // @ts-expect-error rejectOption takes only names of the command's options
+  assert.throws(() => rejectOption(resolve([]), "rat", "is bad"), /no option --rat/);
 });

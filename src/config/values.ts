@@ -59,7 +59,7 @@ const MEMORY_UNITS: Record<string, number> = {
  * A floor, not a recommendation: measured, `lakehouse demo` fails its first
  * batch with DuckDB out of memory at 16MiB and runs at 64MiB.
  */
-export const MEMORY_LIMIT_MIN_BYTES = 64 * 2 ** 20;
+const MEMORY_LIMIT_MIN_BYTES = 64 * 2 ** 20;
 
 /**
  * Bytes of a DuckDB memory size (`512MB`, `2GB`, `1.5GiB`, `2 gb`): a number

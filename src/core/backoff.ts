@@ -84,8 +84,6 @@ export interface RetryOptions {
   readonly retriable?: (error: unknown) => boolean;
   /** Told of each failure about to be retried, with the attempt that failed. */
   readonly onFailure?: (error: unknown, attempt: number, delayMs: number) => void;
-  /** Told when an operation succeeds after failed attempts. */
-  readonly onRecovery?: (attempts: number) => void;
 }
 
 /**
@@ -102,9 +100,7 @@ export async function retryUntilAborted<T>(
   for (let attempt = 1;; attempt++) {
     throwIfAborted(options.signal);
     try {
-      const result = await operation(attempt);
-      if (attempt > 1) options.onRecovery?.(attempt);
-      return result;
+      return await operation(attempt);
     } catch (error) {
       if (error instanceof AbortedError || !retriable(error)) throw error;
       if (options.signal?.aborted) throw abortedError(options.signal);

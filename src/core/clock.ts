@@ -1,6 +1,8 @@
 /**
- * Time source. Everything that paces or timestamps takes a Clock so tests can
- * drive time without sleeping.
+ * Time source. Code whose behaviour depends on the time (pacing, batch
+ * deadlines, idle exits, retry backoff, timestamps written into data) takes a
+ * Clock, so tests can drive time without sleeping. Log lines are stamped with
+ * the wall clock, and timers that only wake a loop up use setTimeout.
  */
 export interface Clock {
   /** Milliseconds since the Unix epoch (may be fractional). */

@@ -7,16 +7,12 @@ export class Histogram {
   #total = 0;
   #max = 0;
 
-  /** Records `count` samples of `valueMs` (>= 0). */
-  add(valueMs: number, count = 1): void {
+  /** Records a sample of `valueMs` (>= 0). */
+  add(valueMs: number): void {
     const v = Math.max(0, valueMs);
-    this.#counts[bucketOf(v)] += count;
-    this.#total += count;
+    this.#counts[bucketOf(v)]++;
+    this.#total++;
     if (v > this.#max) this.#max = v;
-  }
-
-  get count(): number {
-    return this.#total;
   }
 
   get max(): number {

@@ -90,15 +90,11 @@ export interface OutageRetryOptions extends OutageReporterOptions {
  */
 export class OutageRetry {
   readonly #o: OutageRetryOptions;
-  readonly reporter: OutageReporter;
+  readonly #reporter: OutageReporter;
 
   constructor(options: OutageRetryOptions) {
     this.#o = options;
-    this.reporter = new OutageReporter(options);
-  }
-
-  get signal(): AbortSignal | undefined {
-    return this.#o.signal;
+    this.#reporter = new OutageReporter(options);
   }
 
   /** Runs `operation`, retrying what `retriable` accepts (default: errors marked retriable). */
@@ -112,14 +108,14 @@ export class OutageRetry {
       policy: this.#o.policy,
       signal: this.#o.signal,
       retriable,
-      onFailure: (error) => this.reporter.failure(errorMessage(error)),
+      onFailure: (error) => this.#reporter.failure(errorMessage(error)),
     });
-    this.reporter.success();
+    this.#reporter.success();
     return result;
   }
 
   /** A failed attempt retried elsewhere (a store's own request retries): reported only. */
   report(message: string): void {
-    this.reporter.failure(message);
+    this.#reporter.failure(message);
   }
 }

@@ -6,7 +6,13 @@
  */
 import { assert } from "../core/assert.ts";
 import type { Random } from "../core/random.ts";
-import { encodeEvent, EVENT_FIELDS, type OrderEvent, type OrderItem, uuid } from "./model.ts";
+import {
+  EVENT_FIELDS,
+  MAX_EVENT_BYTES,
+  type OrderEvent,
+  type OrderItem,
+} from "../events/contract.ts";
+import { encodeEvent, uuid } from "./model.ts";
 
 export const BAD_KINDS = [
   "malformed_json",
@@ -18,8 +24,6 @@ export const BAD_KINDS = [
 ] as const;
 export type BadKind = typeof BAD_KINDS[number];
 
-/** Largest valid payload in bytes; anything longer is rejected as "oversized". */
-export const MAX_EVENT_BYTES = 131_072;
 /** Oversized payloads stay below this, well under Kafka's default 1 MB message limit. */
 export const OVERSIZED_BYTES_MAX = 900_000;
 

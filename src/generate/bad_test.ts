@@ -1,14 +1,14 @@
 import assert from "node:assert/strict";
 import { Random } from "../core/random.ts";
+import { BAD_KINDS, type BadKind, makeBadRecord, OVERSIZED_BYTES_MAX, pickBadKind } from "./bad.ts";
 import {
-  BAD_KINDS,
-  type BadKind,
-  makeBadRecord,
+  EVENT_FIELDS,
+  EVENT_TYPES,
   MAX_EVENT_BYTES,
-  OVERSIZED_BYTES_MAX,
-  pickBadKind,
-} from "./bad.ts";
-import { EVENT_FIELDS, EVENT_TYPES, type OrderEvent, OrderLifecycle, STATUSES } from "./model.ts";
+  type OrderEvent,
+  STATUSES,
+} from "../events/contract.ts";
+import { OrderLifecycle } from "./model.ts";
 
 const START_MS = Date.UTC(2026, 0, 1);
 const STRICT_UTF8 = new TextDecoder("utf-8", { fatal: true });

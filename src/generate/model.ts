@@ -5,81 +5,8 @@
  */
 import { assert } from "../core/assert.ts";
 import { Random, Zipf } from "../core/random.ts";
+import { EVENT_TYPES, type OrderEvent, type OrderItem, STATUSES } from "../events/contract.ts";
 import { ProductCatalog } from "./products.ts";
-
-export const EVENT_TYPES = [
-  "ORDER_CREATED",
-  "ORDER_PAID",
-  "ORDER_SHIPPED",
-  "ORDER_CANCELLED",
-  "ORDER_RETURNED",
-] as const;
-export type EventType = typeof EVENT_TYPES[number];
-
-/** Status reached by each event type: `STATUSES[i]` follows `EVENT_TYPES[i]`. */
-export const STATUSES = ["CREATED", "PAID", "SHIPPED", "CANCELLED", "RETURNED"] as const;
-export type OrderStatus = typeof STATUSES[number];
-
-export interface OrderItem {
-  sku: string;
-  quantity: number;
-  /** Currency units with at most 2 decimals. */
-  unit_price: number;
-  category: string;
-}
-
-export interface OrderEvent {
-  event_id: string;
-  event_type: EventType;
-  /** Epoch seconds with millisecond precision, e.g. 1767225600.123. */
-  event_timestamp: number;
-  order_id: string;
-  user_id: string;
-  /** Sum of quantity * unit_price over the items, exact to the cent. */
-  total_amount: number;
-  currency: string;
-  payment_method: string;
-  /**
-   * At least one item, distinct SKUs. Every event of an order carries the same
-   * frozen array (building a copy per event would double the allocation rate).
-   */
-  items: OrderItem[];
-  /** Status after this event: ORDER_PAID -> "PAID". */
-  current_status: OrderStatus;
-}
-
-/** Field names of an encoded event, in the order `encodeEvent` writes them. */
-export const EVENT_FIELDS = [
-  "event_id",
-  "event_type",
-  "event_timestamp",
-  "order_id",
-  "user_id",
-  "total_amount",
-  "currency",
-  "payment_method",
-  "items",
-  "current_status",
-] as const;
-
-export const TRANSITIONS: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = Object.freeze({
-  CREATED: Object.freeze(["PAID", "CANCELLED"] as const),
-  PAID: Object.freeze(["SHIPPED", "CANCELLED"] as const),
-  SHIPPED: Object.freeze(["RETURNED"] as const),
-  CANCELLED: Object.freeze([] as const),
-  RETURNED: Object.freeze([] as const),
-});
-
-/** Whether an order in status `from` (null: not seen yet) may move to `to`. */
-export function isValidTransition(from: OrderStatus | null, to: OrderStatus): boolean {
-  if (from === null) return to === "CREATED";
-  return TRANSITIONS[from].includes(to);
-}
-
-/** The event type that moves an order into `status`. */
-export function eventTypeOf(status: OrderStatus): EventType {
-  return EVENT_TYPES[STATUSES.indexOf(status)];
-}
 
 export interface LifecycleOptions {
   /** Everything derives from it; a number and its decimal text are the same seed. */

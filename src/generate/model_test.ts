@@ -1,19 +1,21 @@
 import assert from "node:assert/strict";
 import { Random } from "../core/random.ts";
 import {
-  DEFAULT_LIFECYCLE,
-  encodeEvent,
   EVENT_FIELDS,
   EVENT_TYPES,
   eventTypeOf,
   isValidTransition,
-  type LifecycleInit,
-  lifecycleOptions,
   type OrderEvent,
-  OrderLifecycle,
   type OrderStatus,
   STATUSES,
   TRANSITIONS,
+} from "../events/contract.ts";
+import {
+  DEFAULT_LIFECYCLE,
+  encodeEvent,
+  type LifecycleInit,
+  lifecycleOptions,
+  OrderLifecycle,
   uuid,
 } from "./model.ts";
 

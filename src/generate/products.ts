@@ -1,7 +1,7 @@
 import { Random } from "../core/random.ts";
 
 /** Product categories; each has its own typical price level. */
-export const CATEGORIES = [
+const CATEGORIES = [
   "electronics",
   "books",
   "home",
@@ -25,8 +25,8 @@ export type Category = typeof CATEGORIES[number];
 const PRICE_MEDIAN = [129, 14, 39, 29, 34, 69, 19, 24, 44, 27, 6, 49];
 const PRICE_SIGMA = [1.0, 0.5, 0.8, 0.7, 0.6, 0.5, 0.6, 0.7, 0.8, 0.7, 0.6, 0.9];
 
-export const MIN_PRICE_CENTS = 199;
-export const MAX_PRICE_CENTS = 99_999;
+const MIN_PRICE_CENTS = 199;
+const MAX_PRICE_CENTS = 99_999;
 
 /** One SKU. Prices are fixed for the catalog's lifetime. */
 export interface Product {

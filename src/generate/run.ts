@@ -23,7 +23,6 @@ export interface GenerateProgress {
   /** Events behind the rate target (0 when unpaced or on time). */
   readonly lag: number;
   readonly counts: Readonly<Record<MessageKind, number>>;
-  readonly done: boolean;
 }
 
 export interface GenerateRun {
@@ -45,12 +44,11 @@ export async function generate(run: GenerateRun): Promise<GenerateProgress> {
   const progressEveryMs = run.progressIntervalMs ?? 1000;
   let lastProgressMs = startMs;
   let sent = 0;
-  const snapshot = (done: boolean): GenerateProgress => ({
+  const snapshot = (): GenerateProgress => ({
     sent,
     elapsedMs: clock.now() - startMs,
     lag: pacer ? Math.max(0, pacer.lag(sent)) : 0,
     counts: { ...source.counts },
-    done,
   });
 
   while (!signal?.aborted) {
@@ -71,11 +69,11 @@ export async function generate(run: GenerateRun): Promise<GenerateProgress> {
     const now = clock.now();
     if (run.onProgress && now - lastProgressMs >= progressEveryMs) {
       lastProgressMs = now;
-      run.onProgress(snapshot(false));
+      run.onProgress(snapshot());
     }
   }
   await sink.close();
-  const final = snapshot(true);
+  const final = snapshot();
   run.onProgress?.(final);
   return final;
 }

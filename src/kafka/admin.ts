@@ -12,7 +12,7 @@ export async function ensureTopic(
   topic: string,
   partitions: number,
   logger: Logger,
-): Promise<number> {
+): Promise<void> {
   const admin = kafka.admin();
   await admin.connect();
   try {
@@ -23,7 +23,7 @@ export async function ensureTopic(
         waitForLeaders: true,
       });
       logger.info(`created topic ${topic} with ${partitions} partitions`);
-      return partitions;
+      return;
     }
     const metadata = await admin.fetchTopicMetadata({ topics: [topic] });
     const count = metadata.topics[0]?.partitions.length ?? 0;
@@ -33,7 +33,6 @@ export async function ensureTopic(
         `topic ${topic} has ${count} partitions (requested ${partitions}); using it as is`,
       );
     }
-    return count;
   } finally {
     await admin.disconnect();
   }

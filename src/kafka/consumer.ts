@@ -11,6 +11,7 @@
 import type { Consumer, Kafka } from "kafkajs";
 import type { Buffer } from "node:buffer";
 import type { RawRecord } from "../batch/types.ts";
+import { type Clock, systemClock } from "../core/clock.ts";
 import { errorMessage, LakehouseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 
@@ -22,6 +23,12 @@ export interface FeedTarget {
   revoke(partitions: readonly number[]): void;
   /** Re-reads the tables' offsets and returns where each partition must start. */
   startOffsets(partitions: readonly number[]): Promise<Map<number, bigint>>;
+  /**
+   * The next offset of a partition every table holds: the feed commits it
+   * as the group's offset (advisory, for tools), never running ahead of any
+   * table.
+   */
+  committedOffset(partition: number): bigint;
 }
 
 export interface KafkaFeedOptions {
@@ -37,12 +44,18 @@ export interface KafkaFeedOptions {
   readonly recordsMax?: number;
   /** Stop after this long without new records (drains in tests/benchmarks). */
   readonly idleExitMs?: number;
+  /** Time of the idle check (`idleExitMs`); default the system clock. */
+  readonly clock?: Clock;
 }
 
 export class KafkaFeed {
   readonly #o: KafkaFeedOptions;
+  readonly #clock: Clock;
   readonly #consumer: Consumer;
   #assigned: number[] = [];
+  /** The group offsets this member committed last, per partition. */
+  readonly #groupCommitted = new Map<number, bigint>();
+  #lastGroupCommitMs = 0;
   /**
    * Per partition, the next offset this feed expects: where it was sought,
    * then one past the last record handed over. kafkajs may deliver from its
@@ -53,10 +66,16 @@ export class KafkaFeed {
   readonly #expected = new Map<number, bigint>();
   #offered = 0;
   #joined = false;
-  #lastRecordMs = Date.now();
+  /**
+   * When records last came in, the group was last joined or the writers
+   * last held a fetch: `idleExitMs` counts from there.
+   */
+  #lastRecordMs: number;
 
   constructor(options: KafkaFeedOptions) {
     this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#lastRecordMs = this.#clock.now();
     this.#consumer = options.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
@@ -69,24 +88,26 @@ export class KafkaFeed {
     });
   }
 
-  /** Commits the group offsets after the tables committed (advisory only). */
-  async commitGroupOffsets(next: ReadonlyMap<number, bigint>): Promise<void> {
-    const offsets = [...next].filter(([p]) => this.#assigned.includes(p)).map(([partition, o]) => ({
-      topic: this.#o.topic,
-      partition,
-      offset: o.toString(),
-    }));
+  /**
+   * Commits, as the group's offsets, what every table holds of the assigned
+   * partitions, where that moved since the last time (advisory only: the
+   * tables are the source of truth; a failed commit only delays tools).
+   */
+  async #commitGroupOffsets(): Promise<void> {
+    const offsets = [];
+    for (const partition of this.#assigned) {
+      const next = this.#o.target.committedOffset(partition);
+      if (next > (this.#groupCommitted.get(partition) ?? 0n)) {
+        offsets.push({ topic: this.#o.topic, partition, offset: next.toString() });
+      }
+    }
     if (offsets.length === 0) return;
     try {
       await this.#consumer.commitOffsets(offsets);
+      for (const o of offsets) this.#groupCommitted.set(o.partition, BigInt(o.offset));
     } catch (error) {
-      // Tables are the source of truth; a failed advisory commit only delays tools.
       this.#o.logger.debug(`group offset commit failed: ${errorMessage(error)}`);
     }
-  }
-
-  get offered(): number {
-    return this.#offered;
   }
 
   async run(): Promise<void> {
@@ -99,6 +120,7 @@ export class KafkaFeed {
       );
       const lost = this.#assigned.filter((p) => !partitions.includes(p));
       if (lost.length > 0) target.revoke(lost);
+      for (const p of lost) this.#groupCommitted.delete(p);
       this.#assigned = partitions;
       this.#joined = true;
       // kafkajs starts fetching without waiting for this handler: hold the
@@ -106,7 +128,7 @@ export class KafkaFeed {
       // offsets (or the beginning) would race the positions set here.
       consumer.pause([{ topic }]);
       // Idle time counts from the moment partitions are ours.
-      this.#lastRecordMs = Date.now();
+      this.#lastRecordMs = this.#clock.now();
       try {
         const start = await target.startOffsets(partitions);
         await this.#checkRetained(start);
@@ -169,6 +191,11 @@ export class KafkaFeed {
         ticking = true;
         try {
           await target.tick();
+          const now = this.#clock.now();
+          if (now - this.#lastGroupCommitMs >= GROUP_COMMIT_INTERVAL_MS) {
+            this.#lastGroupCommitMs = now;
+            await this.#commitGroupOffsets();
+          }
         } catch (error) {
           logger.error(`commit failed: ${errorMessage(error)}`);
           clearInterval(timer);
@@ -177,7 +204,9 @@ export class KafkaFeed {
           ticking = false;
         }
         const idle = this.#o.idleExitMs;
-        if (idle !== undefined && this.#joined && Date.now() - this.#lastRecordMs > idle) stop();
+        if (idle !== undefined && this.#joined && this.#clock.now() - this.#lastRecordMs > idle) {
+          stop();
+        }
         if (this.#o.recordsMax !== undefined && this.#offered >= this.#o.recordsMax) stop();
       }, 50);
       this.#stopTimer = () => clearInterval(timer);
@@ -215,7 +244,7 @@ export class KafkaFeed {
         const handedOver = await this.#offerWithHeartbeats(records, heartbeat);
         if (!handedOver) return;
         this.#offered += records.length;
-        this.#lastRecordMs = Date.now();
+        this.#lastRecordMs = this.#clock.now();
         resolveOffset(batch.messages[batch.messages.length - 1].offset);
         await heartbeat();
       },
@@ -225,6 +254,7 @@ export class KafkaFeed {
     await consumer.stop();
     try {
       await target.flush();
+      await this.#commitGroupOffsets();
     } finally {
       await consumer.disconnect();
     }
@@ -264,7 +294,7 @@ export class KafkaFeed {
         return false;
       }
       // Waiting on the writers with records in hand is not idleness.
-      this.#lastRecordMs = Date.now();
+      this.#lastRecordMs = this.#clock.now();
       try {
         await heartbeat();
       } catch (error) {
@@ -320,6 +350,9 @@ export class KafkaFeed {
   /** A crash kafkajs does not restart from: the run ends with it after committing what it has. */
   #fatal: Error | undefined;
 }
+
+/** Group offsets are committed at most this often (they are advisory). */
+const GROUP_COMMIT_INTERVAL_MS = 1_000;
 
 /** How often a member blocked on the writers tells the group it is alive. */
 const HEARTBEAT_WAIT_MS = 3_000;

@@ -102,17 +102,6 @@ export class Writer {
     }
     this.buf[this.pos++] = z;
   }
-  /** Zig-zag varlong for values that fit a double exactly (timestamps deltas, lengths). */
-  varlong(v: number): void {
-    if (v >= -0x40000000 && v < 0x40000000) return this.varint(v);
-    let z = v >= 0 ? BigInt(v) * 2n : BigInt(-v) * 2n - 1n;
-    this.ensure(10);
-    while (z >= 0x80n) {
-      this.buf[this.pos++] = Number(z & 0x7fn) | 0x80;
-      z >>= 7n;
-    }
-    this.buf[this.pos++] = Number(z);
-  }
   setInt32(at: number, v: number): void {
     this.view.setInt32(at, v);
   }

@@ -6,6 +6,7 @@
  * generator needs: metadata for one topic, an idempotent producer id, and
  * Produce requests with acks=all, one in flight per broker so order holds.
  */
+import { type Clock, systemClock } from "../core/clock.ts";
 import { LakehouseError, ServiceUnavailableError } from "../core/errors.ts";
 import { Reader, type WireRecord, Writer, writeRecordBatch } from "./wire.ts";
 
@@ -142,6 +143,8 @@ export interface WireProducerOptions {
   readonly connectTimeoutMs: number;
   /** How long the broker may wait for replication before answering. */
   readonly requestTimeoutMs?: number;
+  /** Stamps the records (their Kafka timestamp, CreateTime); default the system clock. */
+  readonly clock?: Clock;
 }
 
 export class WireProducer {
@@ -293,7 +296,7 @@ export class WireProducer {
       if (parts) parts.push([partition, records]);
       else perBroker.set(leader, [[partition, records]]);
     }
-    const timestampMs = Date.now();
+    const timestampMs = Math.floor((this.#options.clock ?? systemClock).now());
     await Promise.all([...perBroker].map(async ([broker, parts]) => {
       let size = 64;
       for (const [, records] of parts) {

@@ -7,8 +7,8 @@
  *
  * URIs map to paths literally ("file:///a%20b" is the file "/a%20b"), without
  * percent-decoding: a listed URI is then byte-identical to the one written,
- * which orphan cleanup relies on when it compares listings with the locations
- * a table references.
+ * which orphan cleanup (not built yet) needs to compare listings with the
+ * locations a table references.
  */
 import { errorMessage, LakehouseError } from "../core/errors.ts";
 import { isTransientIoError } from "../core/io_errors.ts";

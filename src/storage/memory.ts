@@ -1,6 +1,6 @@
 /**
- * An object store in a Map, for tests and the embedded demo. It can fail on
- * demand — before an operation takes effect, or after (a write that landed
+ * An object store in a Map, for tests (the demo writes to a local directory
+ * through FileStore). It can fail on demand — before an operation takes effect, or after (a write that landed
  * but whose response was lost) — so commit races, retries and unknown
  * outcomes are testable without services.
  */

@@ -1,10 +1,11 @@
 /**
- * The object-store contract the Iceberg writer, reader and compactor are
- * written against. Objects are immutable once written: a table never rewrites
- * a file in place, it writes a new one and swaps a metadata pointer in the
- * catalog. So the contract needs whole-object puts (optionally "only if
- * absent"), reads, listing for orphan cleanup and deletes, and nothing like
- * appends or renames.
+ * The object-store contract the Iceberg writer and reader are written
+ * against, and the compactor and orphan cleanup (not built yet) will be.
+ * Objects are immutable once written: a table never rewrites a file in place,
+ * it writes a new one and swaps a metadata pointer in the catalog. So the
+ * contract needs whole-object puts (optionally "only if absent"), reads,
+ * listing (for orphan cleanup) and deletes, and nothing like appends or
+ * renames.
  */
 import { LakehouseError } from "../core/errors.ts";
 

@@ -15,10 +15,11 @@ import type { S3Config } from "../storage/s3.ts";
 import type { ObjectStore } from "../storage/store.ts";
 import { InlineDecoder, WorkerDecoder } from "../batch/decoder.ts";
 import { OutageRetry } from "../core/outage.ts";
-import type { ReleasedBatch } from "../batch/types.ts";
+import { LakehouseError } from "../core/errors.ts";
 import { Pipeline } from "./pipeline.ts";
-import { EventsStream, RejectsStream, type StreamResult } from "./streams.ts";
-import { NAMESPACE, TABLES } from "./tables.ts";
+import { EventsStream, RejectsStream } from "./streams.ts";
+import { NAMESPACE, ORDERS_EVENTS, ORDERS_REJECTS, type TableDefinition } from "./tables.ts";
+import { SchemaChangeError } from "../iceberg/spec/evolve.ts";
 import { TableWriter } from "./table_writer.ts";
 
 /**
@@ -60,10 +61,6 @@ export interface EngineConfig {
    */
   readonly signal?: AbortSignal;
   readonly logger: Logger;
-  readonly onBatchCommitted?: (
-    batch: ReleasedBatch,
-    results: readonly StreamResult[],
-  ) => Promise<void> | void;
 }
 
 export interface RunningEngine {
@@ -122,33 +119,30 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     : new WorkerDecoder(config.tempDir, decodeRetry);
   await Deno.mkdir(config.tempDir, { recursive: true });
   try {
-    const writer = (name: keyof typeof TABLES) =>
+    const writer = (definition: TableDefinition) =>
       new TableWriter({
         catalog,
         store,
         duckdb,
-        id: { namespace: [...NAMESPACE], name },
-        schema: TABLES[name].schema,
-        spec: TABLES[name].spec,
-        location: `${warehouse}/${NAMESPACE.join("/")}/${name}`,
+        id: { namespace: [...NAMESPACE], name: definition.name },
+        definition,
+        location: `${warehouse}/${NAMESPACE.join("/")}/${definition.name}`,
         topic: config.topic,
         tempDir: config.tempDir,
         targetFileSizeBytes: config.targetFileSizeBytes,
         logger: config.logger,
       });
-    const eventsWriter = writer("orders_events");
-    const rejectsWriter = writer("orders_rejects");
     const events = new EventsStream(
-      eventsWriter,
-      await loadSqlFile("events.sql", config.sqlDir),
+      writer(ORDERS_EVENTS),
+      await loadSqlFile(ORDERS_EVENTS.sqlFile, config.sqlDir),
       duckdb,
       config.tempDir,
       config.clock,
     );
     const rejects = new RejectsStream(
-      rejectsWriter,
-      await loadSqlFile("rejects.sql", config.sqlDir),
-      await loadSqlFile("rejects.sql"),
+      writer(ORDERS_REJECTS),
+      await loadSqlFile(ORDERS_REJECTS.sqlFile, config.sqlDir),
+      await loadSqlFile(ORDERS_REJECTS.sqlFile),
       duckdb,
       config.tempDir,
       config.clock,
@@ -159,12 +153,23 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       },
     );
     for (const s of [events, rejects]) {
-      // Creating or reading the table goes through an outage like any write.
-      await retry.run(() => s.writer.open());
+      // The SQL file's output columns are the table's columns: the table is
+      // created with them, or its schema evolves to them.
+      const columns = await s.outputColumns();
+      try {
+        // Creating or reading the table goes through an outage like any write.
+        await retry.run(() => s.writer.open(columns));
+      } catch (error) {
+        if (!(error instanceof SchemaChangeError)) throw error;
+        throw new LakehouseError(`${s.sql.path}: table ${s.writer.name}: ${error.message}`, {
+          cause: error,
+        });
+      }
       await s.check();
     }
     const pipeline = new Pipeline({
-      events,
+      streams: [events],
+      freshness: events,
       rejects,
       decoder,
       batchRecordsMax: config.batchRecordsMax,
@@ -175,7 +180,6 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       logger: config.logger,
       retry,
       tempDir: config.tempDir,
-      onBatchCommitted: config.onBatchCommitted,
     });
     return {
       pipeline,

@@ -4,7 +4,10 @@
  * next offset to read. Maintenance commits (compaction, expiry) do not carry
  * the key, so readers walk the snapshot ancestry to the newest one that does.
  */
+import type { PartitionRange } from "../batch/types.ts";
+import { assert } from "../core/assert.ts";
 import { LakehouseError } from "../core/errors.ts";
+import { type PendingChange, ValidationError } from "../iceberg/commit/commit.ts";
 import { describeJsonSyntaxError } from "../core/json_syntax.ts";
 import { ancestorsOf, currentSnapshot } from "../iceberg/spec/metadata.ts";
 import type { TableMetadata } from "../iceberg/spec/types.ts";
@@ -71,4 +74,49 @@ export function readOffsets(metadata: TableMetadata, topic: string): Map<number,
     return new Map(offsets.next);
   }
   return new Map();
+}
+
+/**
+ * The part of any commit (an append, a row delta, a compaction's replace)
+ * that carries a batch's offsets exactly once: the summary entry, merged per
+ * attempt with what the table already records, and the check that no other
+ * writer committed these partitions past the offsets the batch was selected
+ * with (`expected`), which fails the attempt with ValidationError.
+ */
+export function withOffsets(options: {
+  readonly table: string;
+  readonly topic: string;
+  /** The batch's partition ranges. */
+  readonly ranges: readonly PartitionRange[];
+  /** The table's offsets the batch's rows were selected with. */
+  readonly expected: ReadonlyMap<number, bigint>;
+}): Pick<PendingChange, "summary" | "validate"> {
+  const { table, topic, ranges, expected } = options;
+  return {
+    summary: (base) => {
+      const merged = readOffsets(base, topic);
+      for (const r of ranges) {
+        const now = merged.get(r.partition) ?? 0n;
+        // Offsets only move forward: a batch never takes a partition back.
+        assert(
+          r.nextOffset >= (expected.get(r.partition) ?? 0n),
+          "a batch range ends before its start",
+        );
+        if (now < r.nextOffset) merged.set(r.partition, r.nextOffset);
+      }
+      return { [OFFSETS_KEY]: encodeOffsets({ topic, next: merged }) };
+    },
+    validate: (base) => {
+      const committed = readOffsets(base, topic);
+      for (const r of ranges) {
+        const now = committed.get(r.partition) ?? 0n;
+        const mine = expected.get(r.partition) ?? 0n;
+        if (now > mine) {
+          throw new ValidationError(
+            `${table}: partition ${r.partition} was committed up to ${now} by another writer (this batch assumed ${mine})`,
+          );
+        }
+      }
+    },
+  };
 }

@@ -6,14 +6,15 @@
  * tables. At most `queuedBatchesMax` closed batches wait, so a slow writer
  * makes `offer` wait and the feed stops fetching (bounded memory).
  *
- * Per batch: Stream A stages its files locally; records its write failed on
- * go to the dead-letter table first (committed before Stream A commits, so
- * a crash in between cannot lose them: the replay finds them committed
- * there); then Stream A uploads and commits; then the dead-letter stream
- * takes the batch's rejects (committing them every so often). A step that
- * fails in a way that may heal (storage or catalog unreachable, a full
- * disk) is retried with backoff until it works or the shutdown deadline
- * passes, which holds the queue and so pauses consumption meanwhile.
+ * Per batch: every table stream stages its files locally; the records any
+ * of them failed on go to the dead-letter table first (committed before any
+ * table commits, so a crash in between cannot lose them: the replay finds
+ * them committed there); then each table uploads and commits; then the
+ * dead-letter stream takes the batch's rejects (committing them every so
+ * often). A step that fails in a way that may heal (storage or catalog
+ * unreachable, a full disk) is retried with backoff until it works or the
+ * shutdown deadline passes, which holds the queue and so pauses consumption
+ * meanwhile.
  */
 import { join } from "node:path";
 import { MicroBatcher } from "../batch/batcher.ts";
@@ -29,20 +30,20 @@ import { isTransientIoError } from "../core/io_errors.ts";
 import { Histogram } from "../core/histogram.ts";
 import type { Logger } from "../core/log.ts";
 import type { OutageRetry } from "../core/outage.ts";
-import { ValidationError } from "../iceberg/commit/commit.ts";
 import {
-  type EventsStream,
   type FailedRecord,
-  type PreparedEvents,
-  type RejectsStream,
-  type StagedRejects,
+  type Prepared,
+  retryLostRaces,
   type StreamResult,
-  WRITE_FAILED_KIND,
-} from "./streams.ts";
+  type TableStream,
+} from "./stream.ts";
+import { type RejectsStream, type StagedRejects, WRITE_FAILED_KIND } from "./streams.ts";
 
 export interface PipelineOptions {
-  /** Stream A: its commits make events visible, so they drive the freshness figures. */
-  readonly events: EventsStream;
+  /** The tables fed from every batch, committed in this order. */
+  readonly streams: readonly TableStream[];
+  /** The stream whose commits make events visible: it drives the freshness figures. */
+  readonly freshness: TableStream;
   /** The dead-letter stream: validation rejects and records a write failed on. */
   readonly rejects: RejectsStream;
   readonly decoder: BatchDecoder;
@@ -56,11 +57,6 @@ export interface PipelineOptions {
   readonly retry: OutageRetry;
   /** Scratch directory for the rejects of failed writes. */
   readonly tempDir: string;
-  /** Called after every stream committed a batch (e.g. to commit consumer-group offsets). */
-  readonly onBatchCommitted?: (
-    batch: ReleasedBatch,
-    results: readonly StreamResult[],
-  ) => Promise<void> | void;
 }
 
 export interface PipelineStats {
@@ -69,16 +65,13 @@ export interface PipelineStats {
   rejects: number;
   /** Records a table write failed on, sent to the dead-letter table. */
   writeFailures: number;
+  /** Valid events the events SQL file left out (its WHERE): counted, stored nowhere. */
+  filtered: number;
   skipped: number;
   batches: number;
-  commits: number;
   /** Kafka record timestamp -> commit that made the event visible, ms. */
   readonly freshness: Histogram;
-  lastBatchMs: number;
 }
-
-/** Attempts at a batch whose commit lost a race to another writer (re-staged each time). */
-const RACE_ATTEMPTS_MAX = 3;
 
 export class Pipeline {
   readonly #options: PipelineOptions;
@@ -92,11 +85,10 @@ export class Pipeline {
     recordsCommitted: 0,
     rejects: 0,
     writeFailures: 0,
+    filtered: 0,
     skipped: 0,
     batches: 0,
-    commits: 0,
     freshness: new Histogram(),
-    lastBatchMs: 0,
   };
 
   constructor(options: PipelineOptions) {
@@ -109,7 +101,7 @@ export class Pipeline {
   }
 
   get #writers() {
-    return [this.#options.events.writer, this.#options.rejects.writer];
+    return [...this.#options.streams.map((s) => s.writer), this.#options.rejects.writer];
   }
 
   /**
@@ -227,47 +219,51 @@ export class Pipeline {
   }
 
   async #process(batch: ReleasedBatch, decoded: DecodedBatch): Promise<void> {
-    const { events, rejects } = this.#options;
+    const { streams, rejects, freshness } = this.#options;
     const final = batch.reason === "flush";
-    let eventsResult: StreamResult;
+    const results: StreamResult[] = [];
     let writeFailures = 0;
+    let filtered = 0;
     try {
-      let prepared = await this.#retrying(() => events.prepare(batch, decoded));
+      // Every table stages first: the records any of them fails on are
+      // dead-lettered before any of them commits.
+      const prepared: Prepared[] = [];
       try {
-        for (let attempt = 1;; attempt++) {
-          if (prepared.failed.length > 0) {
-            writeFailures += prepared.failed.length;
-            await this.#rejectFirst(batch, decoded, prepared.failed);
-          }
-          try {
-            eventsResult = await this.#retrying(() => events.publish(prepared));
-            break;
-          } catch (error) {
-            // Another writer committed some of these partitions first: re-read
-            // the offsets and redo the batch without what the table holds.
-            if (!(error instanceof ValidationError) || attempt >= RACE_ATTEMPTS_MAX) throw error;
-            await prepared.staged?.dispose();
-            prepared = await this.#restage(batch, decoded, prepared);
-          }
+        for (const stream of streams) {
+          prepared.push(await this.#retrying(() => stream.prepare(batch, decoded)));
+        }
+        const failed = uniqueRecords(prepared.flatMap((p) => p.failed));
+        if (failed.length > 0) {
+          writeFailures = failed.length;
+          await this.#rejectFirst(batch, decoded, failed);
+        }
+        for (let i = 0; i < streams.length; i++) {
+          const [result, last] = await this.#publish(streams[i], prepared[i], batch, decoded);
+          prepared[i] = last;
+          results.push(result);
+          if (streams[i] === freshness) filtered = last.filtered;
         }
       } finally {
-        await prepared.staged?.dispose();
+        for (const p of prepared) await p.dispose();
       }
     } finally {
       await Deno.remove(decoded.stagedPath).catch(() => {});
     }
-    const rejectsResult = await this.#retrying(() => rejects.process(batch, decoded, final));
-    const results = [eventsResult, rejectsResult];
+    results.push(await this.#retrying(() => rejects.process(batch, decoded, final)));
 
     const now = this.#options.clock.now();
     this.stats.batches++;
-    this.stats.commits += results.filter((r) => r.commit).length;
     this.stats.recordsCommitted += batch.count;
     this.stats.rejects += decoded.rejections.length + writeFailures;
     this.stats.writeFailures += writeFailures;
+    this.stats.filtered += filtered;
+    if (filtered > 0) {
+      this.#options.logger.debug(
+        `${freshness.sql.path} left ${filtered} of the batch's events out of ${freshness.writer.name}`,
+      );
+    }
     this.stats.skipped += Math.min(...results.map((r) => r.skipped));
-    this.stats.lastBatchMs = now;
-    if (eventsResult.commit !== undefined) {
+    if (results[streams.indexOf(freshness)]?.commit !== undefined) {
       // A record without a Kafka timestamp (-1), or stamped in the future by
       // its producer, has no freshness to measure.
       for (const t of batch.timestamps) if (t >= 0 && t <= now) this.stats.freshness.add(now - t);
@@ -276,25 +272,39 @@ export class Pipeline {
       `batch of ${batch.count} (${batch.reason}) committed: ${decoded.accepted} accepted, ` +
         `${decoded.rejections.length} rejected, ${writeFailures} failed to write`,
     );
-    await this.#options.onBatchCommitted?.(batch, results);
   }
 
-  /** After a lost race: the table's offsets afresh, and the batch staged against them. */
-  async #restage(
+  /**
+   * Publishes a stream's prepared batch, through outages; a commit that lost
+   * a race to another writer of its partitions is staged again against the
+   * table's new offsets (without what that writer committed) and retried.
+   * Returns the result and the prepared batch last used (to dispose of).
+   */
+  async #publish(
+    stream: TableStream,
+    first: Prepared,
     batch: ReleasedBatch,
     decoded: DecodedBatch,
-    before: PreparedEvents,
-  ): Promise<PreparedEvents> {
-    const { events } = this.#options;
-    await this.#retrying(() => events.writer.refresh());
-    const again = await this.#retrying(() => events.prepare(batch, decoded));
-    // The records that failed before are committed to the dead-letter table
-    // already; only new ones (none, for deterministic SQL) go there again.
-    const known = new Set(before.failed.map((f) => `${f.record.partition}/${f.record.offset}`));
-    const failed = again.failed.filter((f) =>
-      !known.has(`${f.record.partition}/${f.record.offset}`)
+  ): Promise<[StreamResult, Prepared]> {
+    let prepared = first;
+    const result = await retryLostRaces(
+      stream.writer,
+      async (attempt) => {
+        if (attempt > 1) {
+          await prepared.dispose();
+          const again = await this.#retrying(() => stream.prepare(batch, decoded));
+          // Records that failed before are in the dead-letter table already;
+          // only new ones (none, for deterministic SQL) go there now.
+          const known = new Set(prepared.failed.map(recordKey));
+          const fresh = again.failed.filter((f) => !known.has(recordKey(f)));
+          if (fresh.length > 0) await this.#rejectFirst(batch, decoded, fresh);
+          prepared = again;
+        }
+        return await this.#retrying(() => stream.publish(prepared));
+      },
+      () => this.#retrying(() => stream.writer.refresh()),
     );
-    return { ...again, failed };
+    return [result, prepared];
   }
 
   /**
@@ -327,6 +337,20 @@ export class Pipeline {
   #throwIfFailed(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
+}
+
+function recordKey(f: FailedRecord): string {
+  return `${f.record.partition}/${f.record.offset}`;
+}
+
+/** One entry per record: a record two tables failed on goes to the dead-letter table once. */
+function uniqueRecords(failed: readonly FailedRecord[]): FailedRecord[] {
+  const byRecord = new Map<string, FailedRecord>();
+  for (const f of failed) {
+    const seen = byRecord.get(recordKey(f));
+    byRecord.set(recordKey(f), seen ? { ...seen, reason: `${seen.reason}; ${f.reason}` } : f);
+  }
+  return [...byRecord.values()];
 }
 
 /** A scratch-file write error, retriable when the disk may come back (full, permissions). */

@@ -16,30 +16,27 @@
 import { join } from "node:path";
 import type { DecodedBatch } from "../batch/decode.ts";
 import { StagedLines } from "../batch/staged_lines.ts";
+import { EVENT_PAYLOAD_JSON_STRUCTURE, EVENT_PAYLOAD_STRUCT } from "../events/contract.ts";
 import type { RejectKind } from "../batch/validate.ts";
-import type { PartitionRange, RawRecord, ReleasedBatch } from "../batch/types.ts";
+import type { PartitionRange, ReleasedBatch } from "../batch/types.ts";
+import { assert } from "../core/assert.ts";
 import type { Clock } from "../core/clock.ts";
 import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import { type DuckDb, sqlIdent, sqlString } from "../duckdb/duckdb.ts";
 import { type SqlFile, sqlFileError } from "../duckdb/sql_files.ts";
-import { ValidationError } from "../iceberg/commit/commit.ts";
-import { type StagedDataFiles, validateRelation } from "../iceberg/write/data_files.ts";
+import type { StructType } from "../iceberg/spec/types.ts";
+import type { StagedDataFiles } from "../iceberg/write/data_files.ts";
+import { icebergTypeOfDuckdb, UnsupportedTypeError } from "../iceberg/write/duckdb_types.ts";
 import { type IsolatedFailure, isolateFailures } from "./isolate.ts";
+import {
+  type FailedRecord,
+  type Prepared,
+  retryLostRaces,
+  type StreamResult,
+  type TableStream,
+} from "./stream.ts";
 import type { TableWriter, WriteResult } from "./table_writer.ts";
-
-export interface StreamResult extends WriteResult {
-  readonly stream: string;
-  /** Records of the batch this table had already committed (replays). */
-  readonly skipped: number;
-}
-
-/** A record a table write failed on, bound for the dead-letter table. */
-export interface FailedRecord {
-  readonly record: RawRecord;
-  /** The table and the error, as the dead-letter row's reason. */
-  readonly reason: string;
-}
 
 /** Reject kind of records a table write failed on. */
 export const WRITE_FAILED_KIND: RejectKind = "write_failed";
@@ -56,12 +53,6 @@ export interface RejectsStreamOptions {
   /** Staged bytes of held-back rejects that trigger a commit (oversized payloads add up). */
   readonly pendingBytesMax: number;
 }
-
-const EVENT_PAYLOAD_TYPE = `STRUCT(
-  event_id VARCHAR, event_type VARCHAR, event_timestamp DOUBLE, order_id VARCHAR, user_id VARCHAR,
-  total_amount DECIMAL(12, 2), currency VARCHAR, payment_method VARCHAR,
-  items STRUCT(sku VARCHAR, quantity INTEGER, unit_price DECIMAL(12, 2), category VARCHAR)[],
-  current_status VARCHAR)`;
 
 /**
  * A valid event in the staged form, run through the events SQL file at
@@ -119,10 +110,32 @@ export abstract class AppendStream {
   /** Forgets held-back work of partitions this process no longer owns; nothing by default. */
   revoke(_partitions: readonly number[]): void {}
 
+  /**
+   * The SQL file's output columns as Iceberg types (ids unassigned), over an
+   * empty input: what the table's schema must be (TableWriter.open).
+   */
+  async outputColumns(): Promise<StructType> {
+    await this.load(new Uint8Array(0));
+    const view = await this.map();
+    const described = await this.duckdb.describe(`SELECT * FROM ${view}`);
+    return {
+      type: "struct",
+      fields: described.map((c) => {
+        try {
+          return { id: 0, name: c.name, required: false, type: icebergTypeOfDuckdb(c.type) };
+        } catch (error) {
+          if (!(error instanceof UnsupportedTypeError)) throw error;
+          throw new LakehouseError(`${this.sql.path}: column ${c.name}: ${error.message}`);
+        }
+      }),
+    };
+  }
+
   /** Checks the SQL file against the table schema with an empty input (at start-up). */
   async check(): Promise<void> {
     await this.load(new Uint8Array(0));
-    await this.map();
+    const staged = await this.stageView(await this.map());
+    await staged.dispose();
   }
 
   /**
@@ -157,9 +170,9 @@ export abstract class AppendStream {
   }
 
   /**
-   * `sql`'s statement as a view over the input relation (checked against the
-   * table schema): the writer reads it once, so nothing is materialized in
-   * between.
+   * `sql`'s statement as a view over the input relation: the writer reads it
+   * once (and checks it against the table schema), so nothing is
+   * materialized in between.
    */
   protected async map(sql: SqlFile = this.sql, suffix = ""): Promise<string> {
     const rows = `__rows_${this.inputName}${suffix}`;
@@ -168,13 +181,26 @@ export abstract class AppendStream {
     } catch (error) {
       throw sqlFileError(sql, error);
     }
+    return rows;
+  }
+
+  /** Stages a mapped view; errors that are not about row values name the SQL file. */
+  protected async stageView(view: string, sql: SqlFile = this.sql): Promise<StagedDataFiles> {
     try {
-      await validateRelation(this.duckdb, this.writer.options.schema, rows);
+      return await this.writer.stage(view);
     } catch (error) {
-      if (error instanceof DataError) throw new DataError(errorMessage(error), { cause: error });
+      if (error instanceof DataError || !(error instanceof LakehouseError)) throw error;
+      if (error.retriable) throw error;
       throw new LakehouseError(`${sql.path}: ${errorMessage(error)}`, { cause: error });
     }
-    return rows;
+  }
+
+  /** Rows of the loaded input relation. */
+  protected async inputRows(): Promise<number> {
+    const [row] = await this.duckdb.query<{ n: bigint }>(
+      `SELECT count(*)::BIGINT AS n FROM ${sqlIdent(this.inputName)}`,
+    );
+    return Number(row.n);
   }
 
   /** Loads `files` (rows passing `where`), maps them through `sql` and stages the result. */
@@ -184,7 +210,7 @@ export abstract class AppendStream {
     sql: SqlFile = this.sql,
   ): Promise<StagedDataFiles> {
     await this.load(files, where);
-    return await this.writer.stage(await this.map(sql));
+    return await this.stageView(await this.map(sql), sql);
   }
 
   /**
@@ -245,6 +271,21 @@ function countCommitted(batch: ReleasedBatch, expected: ReadonlyMap<number, bigi
   return n;
 }
 
+/** Accepted (not rejected) records of the batch at or above the table's next offsets. */
+function freshAccepted(
+  batch: ReleasedBatch,
+  decoded: DecodedBatch,
+  expected: ReadonlyMap<number, bigint>,
+): number {
+  const rejected = new Set(decoded.rejections.map((r) => r.index));
+  let n = 0;
+  for (let i = 0; i < batch.count; i++) {
+    if (rejected.has(i)) continue;
+    if (batch.offsets[i] >= (expected.get(batch.partitions[i]) ?? 0n)) n++;
+  }
+  return n;
+}
+
 /** SQL keeping the rows at or above the table's next offsets (`true` when all are). */
 function freshPredicate(
   batch: ReleasedBatch,
@@ -259,7 +300,7 @@ function freshPredicate(
 }
 
 /** Stream A's batch, staged and ready to publish. */
-export interface PreparedEvents {
+export interface PreparedEvents extends Prepared {
   readonly batch: ReleasedBatch;
   /** Undefined when the table already holds the whole batch. */
   readonly staged: StagedDataFiles | undefined;
@@ -267,14 +308,12 @@ export interface PreparedEvents {
   /** The table's offsets the batch was selected with. */
   readonly expected: ReadonlyMap<number, bigint>;
   readonly skipped: number;
-  /** Records the write failed on: they are left out, for the dead-letter table. */
-  readonly failed: readonly FailedRecord[];
 }
 
 /** Rounds of isolation before a batch that keeps failing stops the engine. */
 const ISOLATION_ROUNDS_MAX = 3;
 
-export class EventsStream extends AppendStream {
+export class EventsStream extends AppendStream implements TableStream<PreparedEvents> {
   get inputName(): string {
     return "batch";
   }
@@ -309,19 +348,41 @@ export class EventsStream extends AppendStream {
     const skipped = countCommitted(batch, expected);
     const ranges = batch.ranges.filter((r) => r.nextOffset > (expected.get(r.partition) ?? 0n));
     const base = { batch, ranges, expected, skipped };
-    if (ranges.length === 0) return { ...base, staged: undefined, failed: [] };
+    if (ranges.length === 0) {
+      return { ...base, staged: undefined, failed: [], filtered: 0, dispose: nothing };
+    }
     const where = freshPredicate(batch, expected, "kafka_partition", "kafka_offset");
     const t0 = performance.now();
+    let input: number | undefined;
+    let result: { staged: StagedDataFiles | undefined; failed: FailedRecord[]; input?: number };
     try {
-      const staged = await this.stageFiles([decoded.stagedPath], where);
+      await this.load([decoded.stagedPath], where);
+      input = await this.inputRows();
+      // Every accepted record the table does not hold yet is loaded, once.
+      assert(
+        input === freshAccepted(batch, decoded, expected),
+        `${this.writer.name}: loaded ${input} rows of a batch with ` +
+          `${freshAccepted(batch, decoded, expected)} accepted records to write`,
+      );
+      result = { staged: await this.stageView(await this.map()), failed: [] };
       this.logger.debug(
         `${this.writer.name}: ${batch.count} records staged in ${ms(performance.now() - t0)}`,
       );
-      return { ...base, staged, failed: [] };
     } catch (error) {
       if (!(error instanceof DataError)) throw error;
-      return { ...base, ...await this.#stageIsolating(decoded, expected, error) };
+      result = await this.#stageIsolating(decoded, expected, error);
     }
+    // The SQL file's WHERE (or an unnest) decides the rows: the difference is reported.
+    const read = input ?? result.input ?? 0;
+    const filtered = read - result.failed.length - Number(result.staged?.rows ?? 0n);
+    const staged = result.staged;
+    return {
+      ...base,
+      staged,
+      failed: result.failed,
+      filtered,
+      dispose: () => staged?.dispose() ?? Promise.resolve(),
+    };
   }
 
   /** Uploads and commits a prepared batch (ValidationError: another writer got there first). */
@@ -338,7 +399,7 @@ export class EventsStream extends AppendStream {
     decoded: DecodedBatch,
     expected: ReadonlyMap<number, bigint>,
     first: DataError,
-  ): Promise<{ staged: StagedDataFiles | undefined; failed: FailedRecord[] }> {
+  ): Promise<{ staged: StagedDataFiles | undefined; failed: FailedRecord[]; input: number }> {
     const lines = await StagedLines.read(decoded.stagedPath, decoded.blanked);
     // Only records the table does not hold yet: a committed one is not retried.
     let candidates: number[] = [];
@@ -346,6 +407,7 @@ export class EventsStream extends AppendStream {
       const { partition, offset } = lines.lineage(i);
       if (offset >= (expected.get(partition) ?? 0n)) candidates.push(i);
     }
+    const input = candidates.length;
     const failed: FailedRecord[] = [];
     let error = first;
     for (let round = 1; round <= ISOLATION_ROUNDS_MAX; round++) {
@@ -370,10 +432,10 @@ export class EventsStream extends AppendStream {
           }).join(", ")
         }${found.length > 3 ? ", ..." : ""} (${dataErrorText(found[0].error)})`,
       );
-      if (candidates.length === 0) return { staged: undefined, failed };
+      if (candidates.length === 0) return { staged: undefined, failed, input };
       const rest = await lines.writeSubset(this.tempDir, candidates);
       try {
-        return { staged: await this.stageFiles([rest], "true"), failed };
+        return { staged: await this.stageFiles([rest], "true"), failed, input };
       } catch (again) {
         if (!(again instanceof DataError)) throw again;
         error = again;
@@ -392,17 +454,30 @@ export class EventsStream extends AppendStream {
     return `${this.writer.name} write failed (${this.sql.name}): ${dataErrorText(error)}`;
   }
 
+  /**
+   * Whether the SQL file reads `payload_json`, the payload as JSON text (a
+   * field the producer sends beyond the contract). Only then is the payload
+   * loaded as JSON and typed from it; otherwise it is read straight into the
+   * typed struct, the cheaper way.
+   */
+  get #readsJson(): boolean {
+    return /\bpayload_json\b/i.test(this.sql.text);
+  }
+
   protected stagedColumns(): string {
+    const payload = this.#readsJson ? "JSON" : EVENT_PAYLOAD_STRUCT;
     return `{kafka_topic: 'VARCHAR', kafka_partition: 'INTEGER', kafka_offset: 'BIGINT',
-      kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', payload: '${
-      EVENT_PAYLOAD_TYPE.replace(/\s+/g, " ")
-    }'}`;
+      kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', payload: '${payload}'}`;
   }
   protected override stagedSelect(files: string): string {
-    return `SELECT kafka_topic, kafka_partition, kafka_offset,
-        make_timestamptz(kafka_timestamp_ms * 1000) AS kafka_timestamp,
-        make_timestamptz(ingested_at_ms * 1000) AS ingested_at, payload
-      FROM (${super.stagedSelect(files)})`;
+    const payload = this.#readsJson
+      ? `json_transform(s.payload, ${sqlString(EVENT_PAYLOAD_JSON_STRUCTURE)}) AS payload,
+         s.payload AS payload_json`
+      : "s.payload AS payload";
+    return `SELECT s.kafka_topic, s.kafka_partition, s.kafka_offset,
+        make_timestamptz(s.kafka_timestamp_ms * 1000) AS kafka_timestamp,
+        make_timestamptz(s.ingested_at_ms * 1000) AS ingested_at, ${payload}
+      FROM (${super.stagedSelect(files)}) s`;
   }
 }
 
@@ -513,15 +588,8 @@ export class RejectsStream extends AppendStream {
    * commit that lost a race to another writer of these partitions is redone
    * without what that writer committed.
    */
-  async commitPending(): Promise<WriteResult | undefined> {
-    for (let attempt = 1;; attempt++) {
-      try {
-        return await this.#commitPendingOnce();
-      } catch (error) {
-        if (!(error instanceof ValidationError) || attempt >= 3) throw error;
-        await this.writer.refresh();
-      }
-    }
+  commitPending(): Promise<WriteResult | undefined> {
+    return retryLostRaces(this.writer, () => this.#commitPendingOnce());
   }
 
   async #commitPendingOnce(): Promise<WriteResult | undefined> {
@@ -623,6 +691,8 @@ export interface StagedRejects {
   readonly count: number;
   readonly bytes: number;
 }
+
+const nothing = () => Promise.resolve();
 
 function ms(x: number): string {
   return `${x.toFixed(0)} ms`;

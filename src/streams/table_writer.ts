@@ -12,10 +12,15 @@
  * staging again.
  */
 import type { Catalog, TableIdentifier } from "../catalog/catalog.ts";
+import { assert } from "../core/assert.ts";
 import type { Logger } from "../core/log.ts";
 import type { DuckDb } from "../duckdb/duckdb.ts";
-import { commitChange, type CommitResult, ValidationError } from "../iceberg/commit/commit.ts";
-import type { PartitionSpec, Schema, TableMetadata } from "../iceberg/spec/types.ts";
+import { commitChange, type CommitResult } from "../iceberg/commit/commit.ts";
+import { commitTable } from "../iceberg/commit/commit_table.ts";
+import { evolveSchema, firstSchema } from "../iceberg/spec/evolve.ts";
+import { currentSchema, defaultSpec } from "../iceberg/spec/metadata.ts";
+import { appendFiles } from "../iceberg/transaction/mod.ts";
+import type { PartitionSpec, Schema, StructType, TableMetadata } from "../iceberg/spec/types.ts";
 import { loadOrCreateTable, loadTable, ManifestReader } from "../iceberg/table.ts";
 import {
   stageDataFiles,
@@ -24,7 +29,8 @@ import {
 } from "../iceberg/write/data_files.ts";
 import type { ObjectStore } from "../storage/store.ts";
 import type { PartitionRange } from "../batch/types.ts";
-import { encodeOffsets, OFFSETS_KEY, readOffsets } from "./offsets.ts";
+import { readOffsets, withOffsets } from "./offsets.ts";
+import { partitionSpecFor, type TableDefinition } from "./tables.ts";
 
 const CODEC_PROPERTY = "write.parquet.compression-codec";
 
@@ -33,8 +39,8 @@ export interface TableWriterOptions {
   readonly store: ObjectStore;
   readonly duckdb: DuckDb;
   readonly id: TableIdentifier;
-  readonly schema: Schema;
-  readonly spec: PartitionSpec;
+  /** Partitioning and required columns of a new table. */
+  readonly definition: TableDefinition;
   /** Table location for a new table. */
   readonly location: string;
   readonly topic: string;
@@ -57,6 +63,8 @@ export class TableWriter {
   /** Where new data files go and how they are compressed, from the last metadata seen. */
   #location = "";
   #codec: string | undefined;
+  #schema: Schema | undefined;
+  #spec: PartitionSpec | undefined;
 
   constructor(options: TableWriterOptions) {
     this.options = options;
@@ -67,23 +75,81 @@ export class TableWriter {
     return this.options.id.name;
   }
 
-  /** Creates the table if needed and reads its committed offsets. */
-  async open(): Promise<void> {
+  /**
+   * Creates the table if needed, with `columns` (the SQL file's output) as
+   * its schema, or evolves its schema to them (one commit: add-schema and
+   * set-current-schema), then reads its committed offsets. Returns the
+   * schema changes made. A change Iceberg forbids fails with
+   * SchemaChangeError naming the column and both types.
+   */
+  async open(columns: StructType): Promise<readonly string[]> {
     const o = this.options;
-    const table = await loadOrCreateTable(o.catalog, o.store, {
-      id: o.id,
-      location: o.location,
-      schema: o.schema,
-      spec: o.spec,
-      properties: {
-        "write.format.default": "parquet",
-        // Measured faster to write than zstd for these tables (BENCHMARKS.md);
-        // compaction may recompress.
-        [CODEC_PROPERTY]: "snappy",
-        ...o.properties,
-      },
-    });
+    let table = await o.catalog.tableExists(o.id)
+      ? await loadTable(o.catalog, o.store, o.id)
+      : undefined;
+    if (table === undefined) {
+      const { schema } = firstSchema(columns, new Set(o.definition.required));
+      table = await loadOrCreateTable(o.catalog, o.store, {
+        id: o.id,
+        location: o.location,
+        schema,
+        spec: partitionSpecFor(o.definition, schema),
+        properties: {
+          "write.format.default": "parquet",
+          // Measured faster to write than zstd for these tables (BENCHMARKS.md);
+          // compaction may recompress.
+          [CODEC_PROPERTY]: "snappy",
+          ...o.properties,
+        },
+      });
+    }
+    const changes = await this.#evolve(table.metadata, columns);
+    if (changes.length > 0) table = await loadTable(o.catalog, o.store, o.id);
     this.#learn(table.metadata);
+    return changes;
+  }
+
+  async #evolve(metadata: TableMetadata, columns: StructType): Promise<readonly string[]> {
+    const current = currentSchema(metadata);
+    const spec = defaultSpec(metadata);
+    const kept = new Map<number, string>();
+    for (const f of spec.fields) {
+      kept.set(f["source-id"], `it is the source of partition field ${f.name}`);
+    }
+    for (const id of current["identifier-field-ids"] ?? []) {
+      kept.set(id, "it is an identifier field of the table");
+    }
+    const nextId = Math.max(...metadata.schemas.map((s) => s["schema-id"])) + 1;
+    const evolution = evolveSchema(current, columns, metadata["last-column-id"], nextId, {
+      keptIds: kept,
+    });
+    if (evolution.changes.length === 0) return [];
+    const o = this.options;
+    // One commit, valid only against the schema it was computed from: a
+    // racing writer's evolution fails it (retriable), and open() runs again.
+    // A schema the table had before (a change undone) becomes current again.
+    await commitTable(
+      { catalog: o.catalog, store: o.store, id: o.id, manifests: this.#manifests },
+      [
+        { type: "assert-table-uuid", uuid: metadata["table-uuid"] },
+        { type: "assert-current-schema-id", "current-schema-id": current["schema-id"] },
+        {
+          type: "assert-last-assigned-field-id",
+          "last-assigned-field-id": metadata["last-column-id"],
+        },
+      ],
+      [
+        {
+          action: "add-schema",
+          schema: evolution.schema,
+          "last-column-id": evolution.lastColumnId,
+        },
+        { action: "set-current-schema", "schema-id": -1 },
+      ],
+      { attemptsMax: 1 },
+    );
+    o.logger.info(`${o.id.name}: schema changed: ${evolution.changes.join("; ")}`);
+    return evolution.changes;
   }
 
   /** Reloads the committed offsets (after a lost race or a rebalance). */
@@ -96,6 +162,13 @@ export class TableWriter {
     this.#next = readOffsets(metadata, this.options.topic);
     this.#location = metadata.location;
     this.#codec = metadata.properties?.[CODEC_PROPERTY];
+    this.#schema = currentSchema(metadata);
+    this.#spec = defaultSpec(metadata);
+  }
+
+  /** The table's current schema (after open). */
+  get schema(): Schema {
+    return this.#schema!;
   }
 
   /** Next offset to read for a partition (0 when the table has none). */
@@ -134,8 +207,8 @@ export class TableWriter {
     return await stageDataFiles({
       duckdb: o.duckdb,
       store: o.store,
-      schema: o.schema,
-      spec: o.spec,
+      schema: this.#schema!,
+      spec: this.#spec!,
       source: relation,
       location: this.#location,
       targetFileSizeBytes: o.targetFileSizeBytes,
@@ -157,10 +230,6 @@ export class TableWriter {
     expected: ReadonlyMap<number, bigint>,
   ): Promise<WriteResult> {
     const o = this.options;
-    const advanced = new Map(this.#next);
-    for (const r of ranges) {
-      if (r.nextOffset > (advanced.get(r.partition) ?? 0n)) advanced.set(r.partition, r.nextOffset);
-    }
     const started = performance.now();
     const files = [];
     for (const s of staged) files.push(...await uploadDataFiles(o.store, s));
@@ -168,32 +237,18 @@ export class TableWriter {
     const written = performance.now();
     const commit = await commitChange(
       { catalog: o.catalog, store: o.store, id: o.id, manifests: this.#manifests },
-      {
-        operation: "append",
-        added: files,
-        // The summary is computed against the table each attempt is based on.
-        summary: (base) => {
-          const merged = readOffsets(base, o.topic);
-          for (const [p, next] of advanced) {
-            if ((merged.get(p) ?? 0n) < next) merged.set(p, next);
-          }
-          return { [OFFSETS_KEY]: encodeOffsets({ topic: o.topic, next: merged }) };
-        },
-        validate: (base) => {
-          const committed = readOffsets(base, o.topic);
-          for (const r of ranges) {
-            const now = committed.get(r.partition) ?? 0n;
-            const mine = expected.get(r.partition) ?? 0n;
-            if (now > mine) {
-              throw new ValidationError(
-                `${o.id.name}: partition ${r.partition} was committed up to ${now} by another writer (this batch assumed ${mine})`,
-              );
-            }
-          }
-        },
-      },
+      appendFiles(files, withOffsets({ table: o.id.name, topic: o.topic, ranges, expected })),
     );
+    const before = this.#next;
     this.#learn(commit.metadata);
+    for (const [partition, next] of before) {
+      assert(
+        this.nextOffset(partition) >= next,
+        `${o.id.name}: a commit took partition ${partition} back from ${next} to ${
+          this.nextOffset(partition)
+        }`,
+      );
+    }
     o.logger.debug(
       `${o.id.name}: ${rows} rows in ${files.length} files; upload ${
         (written - started).toFixed(0)

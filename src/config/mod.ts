@@ -1,3 +1,0 @@
-export * from "./options.ts";
-export * from "./resolve.ts";
-export * from "./common.ts";
