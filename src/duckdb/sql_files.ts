@@ -15,6 +15,8 @@ export interface SqlFile {
    * the file's), without a trailing semicolon and ending in a newline.
    */
   readonly text: string;
+  /** The statement with comments and string literals blanked: for finding names it uses. */
+  readonly code: string;
 }
 
 export async function loadSqlFile(name: string, dir?: string): Promise<SqlFile> {
@@ -25,7 +27,8 @@ export async function loadSqlFile(name: string, dir?: string): Promise<SqlFile> 
   } catch (error) {
     throw new LakehouseError(`cannot read SQL file ${path}: ${errorMessage(error)}`);
   }
-  return { name, path, text: oneStatement(text, path) };
+  const statement = oneStatement(text, path);
+  return { name, path, text: statement, code: codeOnly(statement, path) };
 }
 
 /**
@@ -48,17 +51,29 @@ export function oneStatement(text: string, path: string): string {
   return body.endsWith("\n") ? body : `${body}\n`;
 }
 
+/** `text` with comments and string literals replaced by spaces (line breaks kept). */
+export function codeOnly(text: string, path: string): string {
+  const chars = text.split("");
+  for (const [from, to] of lex(text, path).blanks) {
+    for (let i = from; i < to; i++) if (chars[i] !== "\n") chars[i] = " ";
+  }
+  return chars.join("");
+}
+
 interface Lexed {
   /** Offsets of `;` outside strings and comments. */
   readonly semicolons: number[];
   readonly hasCode: boolean;
   /** Whether anything but whitespace and comments follows `offset`. */
   codeAfter(offset: number): boolean;
+  /** [start, end) of every comment and single-quoted or dollar-quoted string. */
+  readonly blanks: [number, number][];
 }
 
 function lex(text: string, path: string): Lexed {
   const semicolons: number[] = [];
   const code: number[] = [];
+  const blanks: [number, number][] = [];
   let i = 0;
   const n = text.length;
   const unterminated = (what: string, at: number): never => {
@@ -68,10 +83,12 @@ function lex(text: string, path: string): Lexed {
     const c = text[i];
     if (c === "-" && text[i + 1] === "-") {
       const end = text.indexOf("\n", i);
+      blanks.push([i, end === -1 ? n : end]);
       i = end === -1 ? n : end + 1;
     } else if (c === "/" && text[i + 1] === "*") {
       const end = text.indexOf("*/", i + 2);
       if (end === -1) unterminated("comment", i);
+      blanks.push([i, end + 2]);
       i = end + 2;
     } else if (c === "'" || c === '"') {
       code.push(i);
@@ -83,6 +100,7 @@ function lex(text: string, path: string): Lexed {
           else break;
         } else j++;
       }
+      if (c === "'") blanks.push([i, j + 1]);
       i = j + 1;
     } else if (c === "$" && /^\$[A-Za-z_]*\$/.test(text.slice(i, i + 64))) {
       // A dollar-quoted string: $$ ... $$ or $tag$ ... $tag$.
@@ -90,6 +108,7 @@ function lex(text: string, path: string): Lexed {
       const end = text.indexOf(tag, i + tag.length);
       if (end === -1) unterminated("dollar-quoted string", i);
       code.push(i);
+      blanks.push([i, end + tag.length]);
       i = end + tag.length;
     } else {
       if (c === ";") semicolons.push(i);
@@ -101,6 +120,7 @@ function lex(text: string, path: string): Lexed {
     semicolons,
     hasCode: code.length > 0,
     codeAfter: (offset) => code.some((at) => at > offset),
+    blanks,
   };
 }
 

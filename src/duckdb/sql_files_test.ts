@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { oneStatement } from "./sql_files.ts";
+import { codeOnly, loadSqlFile, oneStatement } from "./sql_files.ts";
 
 Deno.test("oneStatement keeps -- and ; inside strings, names and dollar quotes", () => {
   const text = `-- a comment; not a statement
@@ -34,4 +34,20 @@ Deno.test("oneStatement refuses an empty file and unterminated strings and comme
   );
   assert.throws(() => oneStatement("SELECT 1\n/* open", "f.sql"), /f\.sql:2: unterminated comment/);
   assert.throws(() => oneStatement('SELECT "a', "f.sql"), /unterminated quoted name/);
+});
+
+Deno.test("codeOnly blanks comments and string literals, keeping names and line breaks", () => {
+  const text =
+    "-- payload_json in a comment\nSELECT 'payload_json' AS a, payload_json /* x */ FROM t\n";
+  const code = codeOnly(text, "f.sql");
+  assert.equal(code.length, text.length);
+  assert.equal(code.split("\n").length, text.split("\n").length);
+  assert.equal(code.match(/payload_json/g)?.length, 1);
+  assert.ok(code.includes("AS a, payload_json"));
+});
+
+Deno.test("the shipped events.sql reads no payload_json (the typed read is the cheaper one)", async () => {
+  const events = await loadSqlFile("events.sql");
+  assert.ok(events.text.includes("payload_json"), "the header comment documents payload_json");
+  assert.ok(!events.code.includes("payload_json"));
 });

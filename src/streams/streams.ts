@@ -461,7 +461,7 @@ export class EventsStream extends AppendStream implements TableStream<PreparedEv
    * typed struct, the cheaper way.
    */
   get #readsJson(): boolean {
-    return /\bpayload_json\b/i.test(this.sql.text);
+    return /\bpayload_json\b/i.test(this.sql.code);
   }
 
   protected stagedColumns(): string {
