@@ -196,10 +196,12 @@ Deno.test("cli demo rejects an edited SQL file that does not fit the table, nami
       `${dir}/sql/events.sql`,
       "SELECT payload.event_id AS event_id FROM batch",
     );
-    await Deno.copyFile(
-      new URL("../sql/rejects.sql", import.meta.url).pathname,
-      `${dir}/sql/rejects.sql`,
-    );
+    for (const name of ["rejects.sql", "current_changes.sql", "current_merge.sql"]) {
+      await Deno.copyFile(
+        new URL(`../sql/${name}`, import.meta.url).pathname,
+        `${dir}/sql/${name}`,
+      );
+    }
     const out = await runCli([
       "demo",
       "--count",

@@ -67,7 +67,9 @@ Deno.test("a hostile timestamp and a value events.sql fails on are rejected on t
     );
     assert.notEqual(edited, events, "events.sql no longer has the line this test edits");
     await Deno.writeTextFile(join(sqlDir, "events.sql"), edited);
-    await Deno.copyFile(new URL("rejects.sql", shipped), join(sqlDir, "rejects.sql"));
+    for (const name of ["rejects.sql", "current_changes.sql", "current_merge.sql"]) {
+      await Deno.copyFile(new URL(name, shipped), join(sqlDir, name));
+    }
 
     const total = 2 * count + 2;
     const first = await runCli(

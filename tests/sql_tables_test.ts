@@ -65,6 +65,7 @@ function config(dir: string, sqlDir?: string): EngineConfig {
     topic: TOPIC,
     sqlDir,
     tempDir: join(dir, "tmp"),
+    stateDir: join(dir, "state"),
     targetFileSizeBytes: 128 << 20,
     batchRecordsMax: 250,
     batchBytesMax: 1 << 30,
@@ -96,7 +97,9 @@ async function sqlDir(dir: string, name: string, edit: (sql: string) => string):
   const edited = edit(events);
   assert.notEqual(edited, events, "events.sql no longer has the text this test edits");
   await Deno.writeTextFile(join(out, "events.sql"), edited);
-  await Deno.copyFile(new URL("rejects.sql", shipped), join(out, "rejects.sql"));
+  for (const name of ["rejects.sql", "current_changes.sql", "current_merge.sql"]) {
+    await Deno.copyFile(new URL(name, shipped), join(out, name));
+  }
   return out;
 }
 

@@ -104,6 +104,7 @@ async function runDemo(context: CommandContext): Promise<number> {
     topic,
     ...engineSettings(values),
     tempDir,
+    stateDir: resolve(values["state-dir"] ?? join(warehouse, ".state")),
     clock: systemClock,
     logger,
   });
@@ -120,6 +121,7 @@ async function runDemo(context: CommandContext): Promise<number> {
   };
   let lastDraw = 0;
   let skipped = 0;
+  let byStatus: { status: string; orders: number }[] = [];
   try {
     const source = new EventSource({
       seed: values.seed,
@@ -143,6 +145,7 @@ async function runDemo(context: CommandContext): Promise<number> {
         progress.update(describe(generated));
       },
     }));
+    byStatus = await engine.ordersByStatus();
   } finally {
     progress.done();
     await engine.close();
@@ -153,15 +156,22 @@ async function runDemo(context: CommandContext): Promise<number> {
       Math.round(stats.recordsCommitted / Math.max(seconds, 1e-3))
     }/s), ${stats.rejects} rejected, ${skipped} already committed by an earlier run`,
   );
+  const tables = [...stats.rows.keys()].map((t) => `shop.${t}`).join(", ");
+  const catalogPath = join(warehouse, "catalog.db");
+  const statusLines = byStatus.length === 0
+    ? ""
+    : `Orders per status in shop.orders_current:\n${
+      byStatus.map((r) => `  ${r.status.padEnd(10)} ${r.orders}`).join("\n")
+    }\n`;
   context.stdout(
-    `Tables shop.orders_events and shop.orders_rejects are in ${warehouse}
-(SQLite catalog ${join(warehouse, "catalog.db")}, catalog name "lakehouse").
+    `${statusLines}Tables ${
+      tables || "shop.orders_events, shop.orders_current, shop.orders_rejects"
+    } are in ${warehouse}
+(SQLite catalog ${catalogPath}, catalog name "lakehouse").
 Read them with pyiceberg:
   from pyiceberg.catalog.sql import SqlCatalog
-  cat = SqlCatalog("lakehouse", uri="sqlite:///${
-      join(warehouse, "catalog.db")
-    }", warehouse="file://${warehouse}")
-  cat.load_table("shop.orders_events").scan().to_arrow()
+  cat = SqlCatalog("lakehouse", uri="sqlite:///${catalogPath}", warehouse="file://${warehouse}")
+  cat.load_table("shop.orders_current").scan().to_arrow()
 `,
   );
   return context.signal.aborted ? 130 : 0;

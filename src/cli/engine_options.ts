@@ -2,6 +2,7 @@
 import type { OptionSpec, OptionValues } from "../config/options.ts";
 import { memoryLimitProblem } from "../config/values.ts";
 import type { EngineConfig } from "../streams/engine.ts";
+import { parseTables, TABLE_NAMES, tablesProblem } from "../streams/tables.ts";
 
 const TRIGGER_INTERVAL = {
   name: "trigger-interval",
@@ -49,7 +50,8 @@ const SQL_DIR = {
   name: "sql-dir",
   type: "string",
   placeholder: "DIR",
-  description: "load customized events.sql / rejects.sql from DIR instead of the built-in ones",
+  description:
+    "load customized SQL files (events.sql, rejects.sql, current_changes.sql, current_merge.sql: those of the tables written) from DIR instead of the built-in ones",
 } as const satisfies OptionSpec;
 
 const MEMORY_LIMIT = {
@@ -85,6 +87,24 @@ export const SHUTDOWN_TIMEOUT = {
     "on Ctrl-C/SIGTERM, time allowed to commit what is in flight (e.g. through a storage outage); what is not committed by then is read again on the next start",
 } as const satisfies OptionSpec;
 
+const TABLES = {
+  name: "tables",
+  type: "string",
+  placeholder: "events,current,rejects",
+  default: TABLE_NAMES.join(","),
+  description:
+    "tables to write: orders_events (events), orders_current (current), orders_rejects (rejects); each exactly once on its own",
+  check: tablesProblem,
+} as const satisfies OptionSpec;
+
+const STATE_DIR = {
+  name: "state-dir",
+  type: "string",
+  placeholder: "DIR",
+  description:
+    "where orders_current's state store lives, kept across runs (rebuilt from the table when missing) [default: .lakehouse/state for run, WAREHOUSE/.state for demo]",
+} as const satisfies OptionSpec;
+
 export const ENGINE_OPTIONS = [
   TRIGGER_INTERVAL,
   MAX_RECORDS_PER_TRIGGER,
@@ -94,6 +114,8 @@ export const ENGINE_OPTIONS = [
   SQL_DIR,
   MEMORY_LIMIT,
   DUCKDB_THREADS,
+  TABLES,
+  STATE_DIR,
 ] as const satisfies readonly OptionSpec[];
 
 /** The engine settings the shared options carry. */
@@ -109,6 +131,7 @@ export function engineSettings(
   | "queuedBatchesMax"
   | "memoryLimit"
   | "duckdbThreads"
+  | "tables"
 > {
   return {
     sqlDir: values["sql-dir"],
@@ -119,5 +142,6 @@ export function engineSettings(
     queuedBatchesMax: values["max-queued-batches"],
     memoryLimit: values["memory-limit"],
     duckdbThreads: values["duckdb-threads"],
+    tables: parseTables(values.tables),
   };
 }

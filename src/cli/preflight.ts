@@ -22,24 +22,26 @@ import {
 import { checkOption, rejectOption, type Resolved } from "../config/resolve.ts";
 import { localPath } from "../config/values.ts";
 import { loadSqlFile } from "../duckdb/sql_files.ts";
+import { parseTables, SQL_FILES_OF } from "../streams/tables.ts";
 import type { DEMO_OPTIONS } from "./demo.ts";
 import type { GENERATE_OPTIONS } from "./generate.ts";
 import type { RUN_OPTIONS } from "./run.ts";
 
-const SQL_FILES = ["events.sql", "rejects.sql"] as const;
-
 /**
- * `--sql-dir` (`dir`): a directory holding readable events.sql and
- * rejects.sql of one statement each; `reject` makes the error naming it.
+ * `--sql-dir` (`dir`): a directory holding, readable and of one statement
+ * each, the SQL files of the tables written (`tables`, a `--tables` value);
+ * `reject` makes the error naming it.
  */
 async function checkSqlDir(
   dir: string | undefined,
+  tables: string,
   reject: (problem: string) => UsageError,
 ): Promise<void> {
   if (dir === undefined) return;
-  const unreadable = readableFilesProblem(dir, SQL_FILES);
+  const files = parseTables(tables).flatMap((t) => SQL_FILES_OF[t]);
+  const unreadable = readableFilesProblem(dir, files);
   if (unreadable !== undefined) throw reject(unreadable);
-  for (const name of SQL_FILES) {
+  for (const name of files) {
     try {
       await loadSqlFile(name, dir);
     } catch (error) {
@@ -104,7 +106,12 @@ export async function checkRunOptions(
       (problem) => rejectOption(resolved, "warehouse", problem),
     );
   }
-  await checkSqlDir(values["sql-dir"], (problem) => rejectOption(resolved, "sql-dir", problem));
+  await checkSqlDir(
+    values["sql-dir"],
+    values.tables,
+    (problem) => rejectOption(resolved, "sql-dir", problem),
+  );
+  checkOption(resolved, "state-dir", directoryProblem);
   checkScratch(tmpdir);
 }
 
@@ -130,7 +137,12 @@ export async function checkDemoOptions(resolved: Resolved<typeof DEMO_OPTIONS>):
   if (scratch !== undefined) {
     throw rejectWarehouse(`holds a .tmp (the scratch directory) that ${scratch}`);
   }
-  await checkSqlDir(values["sql-dir"], (problem) => rejectOption(resolved, "sql-dir", problem));
+  await checkSqlDir(
+    values["sql-dir"],
+    values.tables,
+    (problem) => rejectOption(resolved, "sql-dir", problem),
+  );
+  checkOption(resolved, "state-dir", directoryProblem);
 }
 
 /** `lakehouse generate`: spikes that fit their period; the --out file. */

@@ -35,6 +35,9 @@ import { ENGINE_OPTIONS, engineSettings, SHUTDOWN_TIMEOUT } from "./engine_optio
 import { scratchDirectory } from "./scratch.ts";
 import { checkRunOptions } from "./preflight.ts";
 
+/** orders_current's state store, beside the default warehouse. */
+const DEFAULT_STATE_DIR = ".lakehouse/state";
+
 export const RUN_OPTIONS = [
   BROKERS,
   TOPIC,
@@ -187,6 +190,7 @@ async function runEngine(context: CommandContext): Promise<number> {
     topic,
     ...engineSettings(values),
     tempDir,
+    stateDir: resolve(values["state-dir"] ?? DEFAULT_STATE_DIR),
     clock: systemClock,
     signal: deadline,
     logger,
@@ -239,8 +243,10 @@ async function runEngine(context: CommandContext): Promise<number> {
       stats.writeFailures > 0
         ? ` (${stats.writeFailures} because a table write failed on them)`
         : ""
-    }${
-      stats.filtered > 0 ? `, ${stats.filtered} left out by the events SQL file` : ""
+    }${stats.filtered > 0 ? `, ${stats.filtered} left out by the events SQL file` : ""}${
+      stats.ignored > 0 ? `, ${stats.ignored} events ignored by the merge` : ""
+    }; rows committed: ${
+      [...stats.rows].map(([table, rows]) => `${table} ${rows}`).join(", ") || "none"
     }; freshness p50 ${Math.round(stats.freshness.quantile(0.5))} ms, p99 ${
       Math.round(stats.freshness.quantile(0.99))
     } ms, max ${Math.round(stats.freshness.max)} ms${peakRss()}`,

@@ -3,7 +3,7 @@
  * table writers and streams, and the pipeline. Used by `lakehouse run`
  * (Kafka feed) and `lakehouse demo` (in-process generator feed).
  */
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import type { Catalog } from "../catalog/catalog.ts";
 import { openCatalog } from "../catalog/mod.ts";
 import type { Clock } from "../core/clock.ts";
@@ -18,7 +18,20 @@ import { OutageRetry } from "../core/outage.ts";
 import { LakehouseError } from "../core/errors.ts";
 import { Pipeline } from "./pipeline.ts";
 import { EventsStream, RejectsStream } from "./streams.ts";
-import { NAMESPACE, ORDERS_EVENTS, ORDERS_REJECTS, type TableDefinition } from "./tables.ts";
+import {
+  CURRENT_MERGE_SQL,
+  NAMESPACE,
+  ORDERS_CURRENT,
+  ORDERS_EVENTS,
+  ORDERS_REJECTS,
+  TABLE_NAMES,
+  type TableDefinition,
+  type TableName,
+} from "./tables.ts";
+import { CurrentStream } from "./current.ts";
+import { planScan } from "../iceberg/scan/plan.ts";
+import { createScanView } from "../iceberg/scan/view.ts";
+import { StateStore } from "./state_store.ts";
 import { SchemaChangeError } from "../iceberg/spec/evolve.ts";
 import { TableWriter } from "./table_writer.ts";
 
@@ -40,6 +53,10 @@ export interface EngineConfig {
   readonly topic: string;
   readonly sqlDir?: string;
   readonly tempDir: string;
+  /** Where state stores live (orders_current's index); kept across runs. */
+  readonly stateDir: string;
+  /** Tables to write (default all). */
+  readonly tables?: readonly TableName[];
   readonly targetFileSizeBytes: number;
   readonly batchRecordsMax: number;
   readonly batchBytesMax: number;
@@ -68,9 +85,12 @@ export interface RunningEngine {
   readonly catalog: Catalog;
   readonly store: ObjectStore;
   readonly warehouse: string;
-  /** Stream A and the dead-letter stream. */
-  readonly events: EventsStream;
-  readonly rejects: RejectsStream;
+  /** The streams of the tables this engine writes (see EngineConfig.tables). */
+  readonly events: EventsStream | undefined;
+  readonly current: CurrentStream | undefined;
+  readonly rejects: RejectsStream | undefined;
+  /** Orders per status in orders_current, read with our own scan; empty without that table. */
+  ordersByStatus(): Promise<{ status: string; orders: number }[]>;
   close(): Promise<void>;
 }
 
@@ -132,27 +152,61 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
         targetFileSizeBytes: config.targetFileSizeBytes,
         logger: config.logger,
       });
-    const events = new EventsStream(
-      writer(ORDERS_EVENTS),
-      await loadSqlFile(ORDERS_EVENTS.sqlFile, config.sqlDir),
-      duckdb,
-      config.tempDir,
-      config.clock,
-    );
-    const rejects = new RejectsStream(
-      writer(ORDERS_REJECTS),
-      await loadSqlFile(ORDERS_REJECTS.sqlFile, config.sqlDir),
-      await loadSqlFile(ORDERS_REJECTS.sqlFile),
-      duckdb,
-      config.tempDir,
-      config.clock,
-      {
-        idleCommitMs: REJECTS_IDLE_COMMIT_MS,
-        pendingRecordsMax: REJECTS_PENDING_MAX,
-        pendingBytesMax: REJECTS_PENDING_BYTES_MAX,
-      },
-    );
-    for (const s of [events, rejects]) {
+    const tables = new Set(config.tables ?? TABLE_NAMES);
+    const events = tables.has("events")
+      ? new EventsStream(
+        writer(ORDERS_EVENTS),
+        await loadSqlFile(ORDERS_EVENTS.sqlFile, config.sqlDir),
+        duckdb,
+        config.tempDir,
+        config.clock,
+      )
+      : undefined;
+    let current: CurrentStream | undefined;
+    if (tables.has("current")) {
+      const currentWriter = writer(ORDERS_CURRENT);
+      current = new CurrentStream(
+        currentWriter,
+        await loadSqlFile(ORDERS_CURRENT.sqlFile, config.sqlDir),
+        await loadSqlFile(CURRENT_MERGE_SQL, config.sqlDir),
+        new StateStore({
+          duckdb,
+          dir: config.stateDir,
+          table: ORDERS_CURRENT.name,
+          key: ORDERS_CURRENT.identifier!,
+          store,
+          manifests: currentWriter.manifests,
+          cacheDir: join(config.tempDir, "cache"),
+          logger: config.logger,
+        }),
+        duckdb,
+        config.tempDir,
+        config.clock,
+      );
+    }
+    const rejects = tables.has("rejects")
+      ? new RejectsStream(
+        writer(ORDERS_REJECTS),
+        await loadSqlFile(ORDERS_REJECTS.sqlFile, config.sqlDir),
+        await loadSqlFile(ORDERS_REJECTS.sqlFile),
+        duckdb,
+        config.tempDir,
+        config.clock,
+        {
+          idleCommitMs: REJECTS_IDLE_COMMIT_MS,
+          pendingRecordsMax: REJECTS_PENDING_MAX,
+          pendingBytesMax: REJECTS_PENDING_BYTES_MAX,
+        },
+      )
+      : undefined;
+    if (!rejects) {
+      config.logger.warn(
+        "shop.orders_rejects is not written (--tables): records that fail validation or a " +
+          "table write are counted in the log and stored nowhere",
+      );
+    }
+    for (const s of [events, current, rejects]) {
+      if (s === undefined) continue;
       // The SQL file's output columns are the table's columns: the table is
       // created with them, or its schema evolves to them.
       const columns = await s.outputColumns();
@@ -165,11 +219,13 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
           cause: error,
         });
       }
+      if (s === current) await retry.run(() => current.openState());
       await s.check();
     }
+    const streams = [events, current].filter((s) => s !== undefined);
     const pipeline = new Pipeline({
-      streams: [events],
-      freshness: events,
+      streams,
+      freshness: streams[0],
       rejects,
       decoder,
       batchRecordsMax: config.batchRecordsMax,
@@ -187,9 +243,31 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       store,
       warehouse,
       events,
+      current,
       rejects,
+      ordersByStatus: async () => {
+        if (!current) return [];
+        const metadata = current.writer.metadata;
+        const plan = await planScan(metadata, current.writer.manifests);
+        const view = `__orders_by_status_${crypto.randomUUID().replaceAll("-", "")}`;
+        await createScanView(plan, {
+          duckdb,
+          store,
+          cacheDir: join(config.tempDir, "cache"),
+          name: view,
+        });
+        try {
+          const rows = await duckdb.query<{ status: string; orders: bigint }>(
+            `SELECT status, count(*)::BIGINT AS orders FROM ${view} GROUP BY status ORDER BY status`,
+          );
+          return rows.map((r) => ({ status: r.status, orders: Number(r.orders) }));
+        } finally {
+          await duckdb.run(`DROP VIEW IF EXISTS ${view}`);
+        }
+      },
       close: async () => {
         decoder.close();
+        await current?.state.close();
         duckdb.close();
         await catalog.close();
         await store.close();

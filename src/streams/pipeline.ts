@@ -44,8 +44,11 @@ export interface PipelineOptions {
   readonly streams: readonly TableStream[];
   /** The stream whose commits make events visible: it drives the freshness figures. */
   readonly freshness: TableStream;
-  /** The dead-letter stream: validation rejects and records a write failed on. */
-  readonly rejects: RejectsStream;
+  /**
+   * The dead-letter stream: validation rejects and records a write failed
+   * on. Without it (`--tables` leaves it out) they are counted, not stored.
+   */
+  readonly rejects: RejectsStream | undefined;
   readonly decoder: BatchDecoder;
   readonly batchRecordsMax: number;
   readonly batchBytesMax: number;
@@ -67,6 +70,10 @@ export interface PipelineStats {
   writeFailures: number;
   /** Valid events the events SQL file left out (its WHERE): counted, stored nowhere. */
   filtered: number;
+  /** Events a merge left without effect (stale, or after a terminal status). */
+  ignored: number;
+  /** Rows committed per table (new rows; for orders_current, new versions of rows). */
+  readonly rows: Map<string, bigint>;
   skipped: number;
   batches: number;
   /** Kafka record timestamp -> commit that made the event visible, ms. */
@@ -86,6 +93,8 @@ export class Pipeline {
     rejects: 0,
     writeFailures: 0,
     filtered: 0,
+    ignored: 0,
+    rows: new Map(),
     skipped: 0,
     batches: 0,
     freshness: new Histogram(),
@@ -101,7 +110,8 @@ export class Pipeline {
   }
 
   get #writers() {
-    return [...this.#options.streams.map((s) => s.writer), this.#options.rejects.writer];
+    const { streams, rejects } = this.#options;
+    return [...streams.map((s) => s.writer), ...(rejects ? [rejects.writer] : [])];
   }
 
   /**
@@ -112,7 +122,9 @@ export class Pipeline {
    * catalog (retried through an outage: another process may have committed).
    */
   async startOffsets(partitions: readonly number[]): Promise<Map<number, bigint>> {
-    for (const w of this.#writers) await this.#options.retry.run(() => w.refresh());
+    for (const s of this.#options.streams) await this.#options.retry.run(() => s.refresh());
+    const { rejects } = this.#options;
+    if (rejects) await this.#options.retry.run(() => rejects.writer.refresh());
     return new Map(
       partitions.map((p) => [p, this.#batcher.nextOffset(p) ?? this.committedOffset(p)]),
     );
@@ -166,7 +178,7 @@ export class Pipeline {
   /** Drops buffered records of partitions this process no longer owns. */
   revoke(partitions: readonly number[]): void {
     this.#batcher.revoke(partitions);
-    this.#options.rejects.revoke(partitions);
+    this.#options.rejects?.revoke(partitions);
   }
 
   /** Commits everything buffered and waits for it. */
@@ -175,7 +187,8 @@ export class Pipeline {
     if (b) this.#enqueue(b);
     while (this.#worker) await this.#worker;
     this.#throwIfFailed();
-    await this.#retrying(() => this.#options.rejects.settle());
+    const { rejects } = this.#options;
+    if (rejects) await this.#retrying(() => rejects.settle());
   }
 
   #enqueue(batch: Batch): void {
@@ -242,6 +255,7 @@ export class Pipeline {
           prepared[i] = last;
           results.push(result);
           if (streams[i] === freshness) filtered = last.filtered;
+          this.stats.ignored += last.ignored ?? 0;
         }
       } finally {
         for (const p of prepared) await p.dispose();
@@ -249,9 +263,13 @@ export class Pipeline {
     } finally {
       await Deno.remove(decoded.stagedPath).catch(() => {});
     }
-    results.push(await this.#retrying(() => rejects.process(batch, decoded, final)));
+    if (rejects) results.push(await this.#retrying(() => rejects.process(batch, decoded, final)));
+    else if (decoded.rejectsPath) await Deno.remove(decoded.rejectsPath).catch(() => {});
 
     const now = this.#options.clock.now();
+    for (const r of results) {
+      this.stats.rows.set(r.stream, (this.stats.rows.get(r.stream) ?? 0n) + r.rows);
+    }
     this.stats.batches++;
     this.stats.recordsCommitted += batch.count;
     this.stats.rejects += decoded.rejections.length + writeFailures;
@@ -302,7 +320,7 @@ export class Pipeline {
         }
         return await this.#retrying(() => stream.publish(prepared));
       },
-      () => this.#retrying(() => stream.writer.refresh()),
+      () => this.#retrying(() => stream.refresh()),
     );
     return [result, prepared];
   }
@@ -318,7 +336,13 @@ export class Pipeline {
     decoded: DecodedBatch,
     failed: readonly FailedRecord[],
   ): Promise<void> {
-    const { rejects, clock, tempDir } = this.#options;
+    const { rejects, clock, tempDir, logger } = this.#options;
+    if (!rejects) {
+      logger.warn(
+        `${failed.length} record(s) a table write failed on are dropped (no rejects table)`,
+      );
+      return;
+    }
     const lines = encodeRejects(
       failed.map((f) => ({
         record: f.record,

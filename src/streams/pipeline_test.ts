@@ -43,6 +43,7 @@ function config(dir: string, clock: FakeClock, decodeInline: boolean): EngineCon
     catalog: join(dir, "catalog.db"),
     topic: TOPIC,
     tempDir: join(dir, "tmp"),
+    stateDir: join(dir, "state"),
     targetFileSizeBytes: 128 << 20,
     batchRecordsMax: 300,
     batchBytesMax: 1 << 30,

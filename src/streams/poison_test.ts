@@ -69,7 +69,9 @@ async function poisonSqlDir(dir: string): Promise<string> {
   );
   assert.notEqual(edited, events, "events.sql no longer has the line this test edits");
   await Deno.writeTextFile(join(sqlDir, "events.sql"), edited);
-  await Deno.copyFile(new URL("rejects.sql", shipped), join(sqlDir, "rejects.sql"));
+  for (const name of ["rejects.sql", "current_changes.sql", "current_merge.sql"]) {
+    await Deno.copyFile(new URL(name, shipped), join(sqlDir, name));
+  }
   return sqlDir;
 }
 
@@ -80,6 +82,7 @@ function config(dir: string, sqlDir: string, clock: FakeClock): EngineConfig {
     topic: TOPIC,
     sqlDir,
     tempDir: join(dir, "tmp"),
+    stateDir: join(dir, "state"),
     targetFileSizeBytes: 128 << 20,
     batchRecordsMax: 100,
     batchBytesMax: 1 << 30,
@@ -196,9 +199,9 @@ Deno.test("a crash after the write failures are dead-lettered, before the events
     const sqlDir = await poisonSqlDir(dir);
     const first = await startEngine(config(dir, sqlDir, new FakeClock(1_767_225_600_000)));
     // The process "dies" at the events commit of the first batch.
-    const publish = first.events.publish.bind(first.events);
+    const publish = first.events!.publish.bind(first.events);
     let crashed = false;
-    first.events.publish = (prepared) => {
+    first.events!.publish = (prepared) => {
       if (!crashed) {
         crashed = true;
         return Promise.reject(new LakehouseError("simulated crash"));

@@ -31,6 +31,8 @@ export interface Prepared {
   readonly failed: readonly FailedRecord[];
   /** Input rows the table's SQL file did not turn into rows (a WHERE): counted, stored nowhere. */
   readonly filtered: number;
+  /** Events a merge left without effect (stale, or after a terminal status): counted. */
+  readonly ignored?: number;
   /** Removes the staged files (after publishing, or when giving up). */
   dispose(): Promise<void>;
 }
@@ -44,6 +46,8 @@ export interface TableStream<P extends Prepared = Prepared> {
   prepare(batch: ReleasedBatch, decoded: DecodedBatch): Promise<P>;
   /** Uploads and commits a prepared batch. */
   publish(prepared: P): Promise<StreamResult>;
+  /** Reloads what the stream knows of its table (offsets, state) after another writer committed. */
+  refresh(): Promise<void>;
 }
 
 /** Attempts at a commit that lost a race to another writer of its partitions. */

@@ -38,6 +38,11 @@ import {
 } from "./stream.ts";
 import type { TableWriter, WriteResult } from "./table_writer.ts";
 
+/** Something staged that takes its local files away with dispose(). */
+export interface Disposable {
+  dispose(): Promise<void>;
+}
+
 /** Reject kind of records a table write failed on. */
 export const WRITE_FAILED_KIND: RejectKind = "write_failed";
 
@@ -60,7 +65,7 @@ export interface RejectsStreamOptions {
  * stops start-up with its name instead of sending every record to the
  * dead-letter table.
  */
-const SAMPLE_STAGED_EVENT = JSON.stringify({
+export const SAMPLE_STAGED_EVENT = JSON.stringify({
   kafka_topic: "sample",
   kafka_partition: 0,
   kafka_offset: 0,
@@ -214,14 +219,79 @@ export abstract class AppendStream {
   }
 
   /**
+   * Stages a batch whose write failed on the values of some rows (`first`):
+   * finds the records that fail alone, leaves them out (returned in
+   * `failed`, for the dead-letter table) and stages the rest with `stage`.
+   */
+  protected async stageIsolating<T extends Disposable>(
+    decoded: DecodedBatch,
+    expected: ReadonlyMap<number, bigint>,
+    first: DataError,
+    stage: (file: string) => Promise<T>,
+  ): Promise<{ staged: T | undefined; failed: FailedRecord[]; input: number }> {
+    const lines = await StagedLines.read(decoded.stagedPath, decoded.blanked);
+    // Only records the table does not hold yet: a committed one is not retried.
+    let candidates: number[] = [];
+    for (let i = 0; i < lines.count; i++) {
+      const { partition, offset } = lines.lineage(i);
+      if (offset >= (expected.get(partition) ?? 0n)) candidates.push(i);
+    }
+    const input = candidates.length;
+    const failed: FailedRecord[] = [];
+    let error = first;
+    for (let round = 1; round <= ISOLATION_ROUNDS_MAX; round++) {
+      const found = await this.isolate(lines, candidates, stage);
+      if (found.length === 0) {
+        throw new LakehouseError(
+          `${this.writer.name}: writing a batch fails, but on no row alone (does ${this.sql.path} ` +
+            `combine rows?): ${dataErrorText(error)}`,
+          { cause: error },
+        );
+      }
+      const bad = new Set(found.map((f) => f.item));
+      for (const f of found) {
+        failed.push({ record: lines.record(f.item), reason: this.failureReason(f.error) });
+      }
+      candidates = candidates.filter((i) => !bad.has(i));
+      this.logger.warn(
+        `${this.writer.name}: ${found.length} record(s) go to orders_rejects as ${WRITE_FAILED_KIND}: ${
+          found.slice(0, 3).map((f) => {
+            const l = lines.lineage(f.item);
+            return `partition ${l.partition} offset ${l.offset}`;
+          }).join(", ")
+        }${found.length > 3 ? ", ..." : ""} (${dataErrorText(found[0].error)})`,
+      );
+      if (candidates.length === 0) return { staged: undefined, failed, input };
+      const rest = await lines.writeSubset(this.tempDir, candidates);
+      try {
+        return { staged: await stage(rest), failed, input };
+      } catch (again) {
+        if (!(again instanceof DataError)) throw again;
+        error = again;
+      } finally {
+        await Deno.remove(rest).catch(() => {});
+      }
+    }
+    throw new LakehouseError(
+      `${this.writer.name}: a batch still fails after ${ISOLATION_ROUNDS_MAX} rounds of ` +
+        `isolating failing rows: ${dataErrorText(error)}`,
+      { cause: error },
+    );
+  }
+
+  /** The dead-letter reason of a record this stream's write failed on. */
+  protected failureReason(error: DataError): string {
+    return `${this.writer.name} write failed (${this.sql.name}): ${dataErrorText(error)}`;
+  }
+
+  /**
    * Searches `lines` (known to fail together when staged) for the ones that
    * fail alone, staging subsets without publishing them.
    */
   protected async isolate(
     lines: StagedLines,
     candidates: readonly number[],
-    where: string,
-    sql: SqlFile = this.sql,
+    stage: (file: string) => Promise<Disposable>,
   ): Promise<IsolatedFailure[]> {
     const started = this.clock.now();
     let reported = started;
@@ -235,7 +305,7 @@ export abstract class AppendStream {
       probe: async (subset) => {
         const path = await lines.writeSubset(this.tempDir, subset);
         try {
-          const staged = await this.stageFiles([path], where, sql);
+          const staged = await stage(path);
           await staged.dispose();
         } finally {
           await Deno.remove(path).catch(() => {});
@@ -256,7 +326,10 @@ export abstract class AppendStream {
 }
 
 /** Records of the batch below the table's next offsets (already committed). */
-function countCommitted(batch: ReleasedBatch, expected: ReadonlyMap<number, bigint>): number {
+export function countCommitted(
+  batch: ReleasedBatch,
+  expected: ReadonlyMap<number, bigint>,
+): number {
   const behind = new Map<number, bigint>();
   for (const r of batch.ranges) {
     const next = expected.get(r.partition) ?? 0n;
@@ -272,7 +345,7 @@ function countCommitted(batch: ReleasedBatch, expected: ReadonlyMap<number, bigi
 }
 
 /** Accepted (not rejected) records of the batch at or above the table's next offsets. */
-function freshAccepted(
+export function freshAccepted(
   batch: ReleasedBatch,
   decoded: DecodedBatch,
   expected: ReadonlyMap<number, bigint>,
@@ -287,7 +360,7 @@ function freshAccepted(
 }
 
 /** SQL keeping the rows at or above the table's next offsets (`true` when all are). */
-function freshPredicate(
+export function freshPredicate(
   batch: ReleasedBatch,
   expected: ReadonlyMap<number, bigint>,
   partition: string,
@@ -370,7 +443,12 @@ export class EventsStream extends AppendStream implements TableStream<PreparedEv
       );
     } catch (error) {
       if (!(error instanceof DataError)) throw error;
-      result = await this.#stageIsolating(decoded, expected, error);
+      result = await this.stageIsolating(
+        decoded,
+        expected,
+        error,
+        (file) => this.stageFiles([file], "true"),
+      );
     }
     // The SQL file's WHERE (or an unnest) decides the rows: the difference is reported.
     const read = input ?? result.input ?? 0;
@@ -385,6 +463,10 @@ export class EventsStream extends AppendStream implements TableStream<PreparedEv
     };
   }
 
+  refresh(): Promise<void> {
+    return this.writer.refresh();
+  }
+
   /** Uploads and commits a prepared batch (ValidationError: another writer got there first). */
   async publish(prepared: PreparedEvents): Promise<StreamResult> {
     const { staged, ranges, expected, skipped } = prepared;
@@ -395,90 +477,41 @@ export class EventsStream extends AppendStream implements TableStream<PreparedEv
     return { ...result, stream: this.writer.name, skipped };
   }
 
-  async #stageIsolating(
-    decoded: DecodedBatch,
-    expected: ReadonlyMap<number, bigint>,
-    first: DataError,
-  ): Promise<{ staged: StagedDataFiles | undefined; failed: FailedRecord[]; input: number }> {
-    const lines = await StagedLines.read(decoded.stagedPath, decoded.blanked);
-    // Only records the table does not hold yet: a committed one is not retried.
-    let candidates: number[] = [];
-    for (let i = 0; i < lines.count; i++) {
-      const { partition, offset } = lines.lineage(i);
-      if (offset >= (expected.get(partition) ?? 0n)) candidates.push(i);
-    }
-    const input = candidates.length;
-    const failed: FailedRecord[] = [];
-    let error = first;
-    for (let round = 1; round <= ISOLATION_ROUNDS_MAX; round++) {
-      const found = await this.isolate(lines, candidates, "true");
-      if (found.length === 0) {
-        throw new LakehouseError(
-          `${this.writer.name}: writing a batch fails, but on no row alone (does ${this.sql.path} ` +
-            `combine rows?): ${dataErrorText(error)}`,
-          { cause: error },
-        );
-      }
-      const bad = new Set(found.map((f) => f.item));
-      for (const f of found) {
-        failed.push({ record: lines.record(f.item), reason: this.#reason(f.error) });
-      }
-      candidates = candidates.filter((i) => !bad.has(i));
-      this.logger.warn(
-        `${this.writer.name}: ${found.length} record(s) go to orders_rejects as ${WRITE_FAILED_KIND}: ${
-          found.slice(0, 3).map((f) => {
-            const l = lines.lineage(f.item);
-            return `partition ${l.partition} offset ${l.offset}`;
-          }).join(", ")
-        }${found.length > 3 ? ", ..." : ""} (${dataErrorText(found[0].error)})`,
-      );
-      if (candidates.length === 0) return { staged: undefined, failed, input };
-      const rest = await lines.writeSubset(this.tempDir, candidates);
-      try {
-        return { staged: await this.stageFiles([rest], "true"), failed, input };
-      } catch (again) {
-        if (!(again instanceof DataError)) throw again;
-        error = again;
-      } finally {
-        await Deno.remove(rest).catch(() => {});
-      }
-    }
-    throw new LakehouseError(
-      `${this.writer.name}: a batch still fails after ${ISOLATION_ROUNDS_MAX} rounds of ` +
-        `isolating failing rows: ${dataErrorText(error)}`,
-      { cause: error },
-    );
-  }
-
-  #reason(error: DataError): string {
-    return `${this.writer.name} write failed (${this.sql.name}): ${dataErrorText(error)}`;
-  }
-
-  /**
-   * Whether the SQL file reads `payload_json`, the payload as JSON text (a
-   * field the producer sends beyond the contract). Only then is the payload
-   * loaded as JSON and typed from it; otherwise it is read straight into the
-   * typed struct, the cheaper way.
-   */
-  get #readsJson(): boolean {
-    return /\bpayload_json\b/i.test(this.sql.code);
-  }
-
   protected stagedColumns(): string {
-    const payload = this.#readsJson ? "JSON" : EVENT_PAYLOAD_STRUCT;
-    return `{kafka_topic: 'VARCHAR', kafka_partition: 'INTEGER', kafka_offset: 'BIGINT',
-      kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', payload: '${payload}'}`;
+    return eventColumns(this.sql);
   }
   protected override stagedSelect(files: string): string {
-    const payload = this.#readsJson
-      ? `json_transform(s.payload, ${sqlString(EVENT_PAYLOAD_JSON_STRUCTURE)}) AS payload,
-         s.payload AS payload_json`
-      : "s.payload AS payload";
-    return `SELECT s.kafka_topic, s.kafka_partition, s.kafka_offset,
-        make_timestamptz(s.kafka_timestamp_ms * 1000) AS kafka_timestamp,
-        make_timestamptz(s.ingested_at_ms * 1000) AS ingested_at, ${payload}
-      FROM (${super.stagedSelect(files)}) s`;
+    return eventSelect(this.sql, super.stagedSelect(files));
   }
+}
+
+/**
+ * Whether a SQL file reads `payload_json`, the payload as JSON text (a field
+ * the producer sends beyond the contract). Only then is the payload loaded as
+ * JSON and typed from it; otherwise it is read straight into the typed
+ * struct, the cheaper way.
+ */
+function readsJson(sql: SqlFile): boolean {
+  return /\bpayload_json\b/i.test(sql.code);
+}
+
+/** The columns of a staged events file as read for `sql` (the events streams' input). */
+export function eventColumns(sql: SqlFile): string {
+  const payload = readsJson(sql) ? "JSON" : EVENT_PAYLOAD_STRUCT;
+  return `{kafka_topic: 'VARCHAR', kafka_partition: 'INTEGER', kafka_offset: 'BIGINT',
+    kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', payload: '${payload}'}`;
+}
+
+/** The `batch` relation of the events streams over `read`, the staged files as read_json reads them. */
+export function eventSelect(sql: SqlFile, read: string): string {
+  const payload = readsJson(sql)
+    ? `json_transform(s.payload, ${sqlString(EVENT_PAYLOAD_JSON_STRUCTURE)}) AS payload,
+       s.payload AS payload_json`
+    : "s.payload AS payload";
+  return `SELECT s.kafka_topic, s.kafka_partition, s.kafka_offset,
+      make_timestamptz(s.kafka_timestamp_ms * 1000) AS kafka_timestamp,
+      make_timestamptz(s.ingested_at_ms * 1000) AS ingested_at, ${payload}
+    FROM (${read}) s`;
 }
 
 /** The first line of a DuckDB or schema error, without our "SQL failed" framing. */
@@ -635,7 +668,7 @@ export class RejectsStream extends AppendStream {
     }
     const lines = await StagedLines.read(this.#pending);
     const all = Array.from({ length: lines.count }, (_, i) => i);
-    const found = await this.isolate(lines, all, where);
+    const found = await this.isolate(lines, all, (file) => this.stageFiles([file], where));
     const bad = new Set(found.map((f) => f.item));
     this.logger.warn(
       `${this.writer.name}: ${this.sql.path} fails on ${bad.size} reject(s) (${

@@ -13,13 +13,14 @@
  */
 import type { Catalog, TableIdentifier } from "../catalog/catalog.ts";
 import { assert } from "../core/assert.ts";
+import { crashPoint } from "../core/crash.ts";
 import type { Logger } from "../core/log.ts";
 import type { DuckDb } from "../duckdb/duckdb.ts";
 import { commitChange, type CommitResult } from "../iceberg/commit/commit.ts";
 import { commitTable } from "../iceberg/commit/commit_table.ts";
 import { evolveSchema, firstSchema } from "../iceberg/spec/evolve.ts";
 import { currentSchema, defaultSpec } from "../iceberg/spec/metadata.ts";
-import { appendFiles } from "../iceberg/transaction/mod.ts";
+import { appendFiles, rowDelta } from "../iceberg/transaction/mod.ts";
 import type { PartitionSpec, Schema, StructType, TableMetadata } from "../iceberg/spec/types.ts";
 import { loadOrCreateTable, loadTable, ManifestReader } from "../iceberg/table.ts";
 import {
@@ -64,6 +65,7 @@ export class TableWriter {
   #location = "";
   #codec: string | undefined;
   #schema: Schema | undefined;
+  #metadata: TableMetadata | undefined;
   #spec: PartitionSpec | undefined;
 
   constructor(options: TableWriterOptions) {
@@ -73,6 +75,11 @@ export class TableWriter {
 
   get name(): string {
     return this.options.id.name;
+  }
+
+  /** The writer's cache of manifests it read and wrote. */
+  get manifests(): ManifestReader {
+    return this.#manifests;
   }
 
   /**
@@ -88,7 +95,11 @@ export class TableWriter {
       ? await loadTable(o.catalog, o.store, o.id)
       : undefined;
     if (table === undefined) {
-      const { schema } = firstSchema(columns, new Set(o.definition.required));
+      const first = firstSchema(columns, new Set(o.definition.required));
+      const identifier = first.schema.fields.find((f) => f.name === o.definition.identifier);
+      const schema = identifier
+        ? { ...first.schema, "identifier-field-ids": [identifier.id] }
+        : first.schema;
       table = await loadOrCreateTable(o.catalog, o.store, {
         id: o.id,
         location: o.location,
@@ -99,6 +110,7 @@ export class TableWriter {
           // Measured faster to write than zstd for these tables (BENCHMARKS.md);
           // compaction may recompress.
           [CODEC_PROPERTY]: "snappy",
+          ...o.definition.properties,
           ...o.properties,
         },
       });
@@ -158,12 +170,32 @@ export class TableWriter {
     this.#learn(table.metadata);
   }
 
+  /** Learns the table after this writer's commit: its offsets may only have moved forward. */
+  #learnCommit(commit: CommitResult): void {
+    const before = this.#next;
+    this.#learn(commit.metadata);
+    for (const [partition, next] of before) {
+      assert(
+        this.nextOffset(partition) >= next,
+        `${this.options.id.name}: a commit took partition ${partition} back from ${next} to ${
+          this.nextOffset(partition)
+        }`,
+      );
+    }
+  }
+
   #learn(metadata: TableMetadata): void {
+    this.#metadata = metadata;
     this.#next = readOffsets(metadata, this.options.topic);
     this.#location = metadata.location;
     this.#codec = metadata.properties?.[CODEC_PROPERTY];
     this.#schema = currentSchema(metadata);
     this.#spec = defaultSpec(metadata);
+  }
+
+  /** The table's metadata as this writer last saw it (after open). */
+  get metadata(): TableMetadata {
+    return this.#metadata!;
   }
 
   /** The table's current schema (after open). */
@@ -218,6 +250,43 @@ export class TableWriter {
   }
 
   /**
+   * Uploads new rows and position deletes and commits them as one row delta
+   * with the batch's offsets (see publish). The commit fails with
+   * ValidationError when a data file the deletes point into is no longer
+   * live (a compaction replaced it): refresh, stage again.
+   */
+  async publishRowDelta(
+    rows: StagedDataFiles,
+    deletes: StagedDataFiles,
+    referencedDataFiles: readonly string[],
+    ranges: readonly PartitionRange[],
+    expected: ReadonlyMap<number, bigint>,
+  ): Promise<WriteResult & { commit: CommitResult }> {
+    const o = this.options;
+    const started = performance.now();
+    const added = await uploadDataFiles(o.store, rows);
+    const deleteFiles = await uploadDataFiles(o.store, deletes);
+    crashPoint(`${o.id.name}.before-commit`);
+    const written = performance.now();
+    const commit = await commitChange(
+      { catalog: o.catalog, store: o.store, id: o.id, manifests: this.#manifests },
+      rowDelta({
+        rows: added,
+        deletes: deleteFiles,
+        referencedDataFiles,
+        ...withOffsets({ table: o.id.name, topic: o.topic, ranges, expected }),
+      }),
+    );
+    this.#learnCommit(commit);
+    o.logger.debug(
+      `${o.id.name}: ${rows.rows} rows in ${added.length} files, ${deletes.rows} deletes in ${deleteFiles.length} files; upload ${
+        (written - started).toFixed(0)
+      } ms, commit ${(performance.now() - written).toFixed(0)} ms`,
+    );
+    return { commit, rows: rows.rows, files: added.length + deleteFiles.length };
+  }
+
+  /**
    * Uploads staged files and commits them as one append with the batch's
    * offsets. `ranges` are the batch's partition ranges; `expected` the
    * offsets the rows were selected with: a table another writer moved past
@@ -239,16 +308,7 @@ export class TableWriter {
       { catalog: o.catalog, store: o.store, id: o.id, manifests: this.#manifests },
       appendFiles(files, withOffsets({ table: o.id.name, topic: o.topic, ranges, expected })),
     );
-    const before = this.#next;
-    this.#learn(commit.metadata);
-    for (const [partition, next] of before) {
-      assert(
-        this.nextOffset(partition) >= next,
-        `${o.id.name}: a commit took partition ${partition} back from ${next} to ${
-          this.nextOffset(partition)
-        }`,
-      );
-    }
+    this.#learnCommit(commit);
     o.logger.debug(
       `${o.id.name}: ${rows} rows in ${files.length} files; upload ${
         (written - started).toFixed(0)

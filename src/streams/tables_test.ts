@@ -86,6 +86,7 @@ Deno.test("the shipped SQL files create orders_events and orders_rejects with th
       catalog: join(dir, "catalog.db"),
       topic: "orders",
       tempDir: join(dir, "tmp"),
+      stateDir: join(dir, "state"),
       targetFileSizeBytes: 1 << 20,
       batchRecordsMax: 10,
       batchBytesMax: 1 << 20,

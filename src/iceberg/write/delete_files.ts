@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { LakehouseError } from "../../core/errors.ts";
 import { type DuckDb, sqlString } from "../../duckdb/duckdb.ts";
 import type { ObjectStore } from "../../storage/store.ts";
+import { type StagedDataFiles, uploadDataFiles } from "./data_files.ts";
 import { encodeBound } from "../spec/bounds.ts";
 import {
   type DataFile,
@@ -28,30 +29,61 @@ export interface WritePositionDeletesOptions {
   readonly tempDir: string;
 }
 
+/** Stages the delete files (stagePositionDeletes), uploads them, and disposes of the local copies. */
 export async function writePositionDeletes(
   options: WritePositionDeletesOptions,
 ): Promise<DataFile[]> {
+  const staged = await stagePositionDeletes({
+    ...options,
+    partitionOf: (path) => options.dataFiles.get(path)?.partition,
+  });
+  try {
+    return await uploadDataFiles(options.store, staged);
+  } finally {
+    await staged.dispose();
+  }
+}
+
+export interface StagePositionDeletesOptions {
+  readonly duckdb: DuckDb;
+  /** Relation with columns file_path VARCHAR, pos BIGINT (duplicates are removed). */
+  readonly source: string;
+  /** The partition of a data file the positions point into; undefined: not a live data file. */
+  readonly partitionOf: (path: string) => DataFile["partition"] | undefined;
+  readonly location: string;
+  readonly tempDir: string;
+}
+
+/**
+ * Writes the position delete files to local scratch (one per partition of
+ * the data files they target), with statistics and table paths; nothing
+ * leaves the machine. The caller uploads and disposes.
+ */
+export async function stagePositionDeletes(
+  options: StagePositionDeletesOptions,
+): Promise<StagedDataFiles> {
   const { duckdb } = options;
   const targets = await duckdb.query<{ file_path: string }>(
     `SELECT DISTINCT file_path FROM ${options.source} ORDER BY file_path`,
   );
-  if (targets.length === 0) return [];
   const groups = new Map<string, { partition: DataFile["partition"]; paths: string[] }>();
   for (const { file_path } of targets) {
-    const dataFile = options.dataFiles.get(file_path);
-    if (!dataFile) {
+    const partition = options.partitionOf(file_path);
+    if (!partition) {
       throw new LakehouseError(
         `position delete targets ${file_path}, which is not a live data file of the table`,
       );
     }
-    const key = partitionKey(dataFile.partition);
-    const group = groups.get(key) ?? { partition: dataFile.partition, paths: [] };
+    const key = partitionKey(partition);
+    const group = groups.get(key) ?? { partition, paths: [] };
     group.paths.push(file_path);
     groups.set(key, group);
   }
   const outDir = join(options.tempDir, `deletes-${crypto.randomUUID()}`);
   await Deno.mkdir(outDir, { recursive: true });
+  const dispose = () => Deno.remove(outDir, { recursive: true }).catch(() => {});
   const files: DataFile[] = [];
+  const localPaths: string[] = [];
   try {
     for (const group of groups.values()) {
       const local = join(outDir, `${crypto.randomUUID()}.parquet`);
@@ -74,7 +106,7 @@ export async function writePositionDeletes(
       const uri = `${
         options.location.replace(/\/$/, "")
       }/data/deletes/${crypto.randomUUID()}-deletes.parquet`;
-      await options.store.putFile(uri, local);
+      localPaths.push(local);
       files.push({
         content: FileContent.PositionDeletes,
         filePath: uri,
@@ -95,10 +127,12 @@ export async function writePositionDeletes(
         referencedDataFile: group.paths.length === 1 ? group.paths[0] : undefined,
       });
     }
-  } finally {
-    await Deno.remove(outDir, { recursive: true }).catch(() => {});
+  } catch (error) {
+    await dispose();
+    throw error;
   }
-  return files;
+  const rows = files.reduce((n, f) => n + f.recordCount, 0n);
+  return { files, localPaths, rows, dispose };
 }
 
 /** Stable text key of a partition tuple (bigint-safe). */
