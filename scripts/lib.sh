@@ -21,6 +21,16 @@ LAKEHOUSE_S3_PORT="${LAKEHOUSE_S3_PORT:-9000}"
 LAKEHOUSE_S3_ENDPOINT="${LAKEHOUSE_S3_ENDPOINT:-http://127.0.0.1:$LAKEHOUSE_S3_PORT}"
 LAKEHOUSE_S3_REGION="${LAKEHOUSE_S3_REGION:-us-east-1}"
 LAKEHOUSE_S3_BUCKET="${LAKEHOUSE_S3_BUCKET:-warehouse}"
+# Trino from Maven Central (trino-server-core + the Iceberg plugin). 476 is
+# the newest release whose server tarball and plugin zip the build machines'
+# Maven mirror serves; 477-483 are not there. It needs Java 24 or newer.
+LAKEHOUSE_TRINO_VERSION="476"
+LAKEHOUSE_TRINO_PORT="${LAKEHOUSE_TRINO_PORT:-8080}"
+LAKEHOUSE_TRINO_URL="http://127.0.0.1:$LAKEHOUSE_TRINO_PORT"
+# The Iceberg REST catalog Trino's `lakehouse` catalog reads through
+# (`lakehouse serve` listens here by default).
+LAKEHOUSE_REST_URI="${LAKEHOUSE_REST_URI:-http://127.0.0.1:8181}"
+
 # Local-development defaults only; real deployments set both variables.
 LAKEHOUSE_S3_ACCESS_KEY="${LAKEHOUSE_S3_ACCESS_KEY:-lakehouse}"
 LAKEHOUSE_S3_SECRET_KEY="${LAKEHOUSE_S3_SECRET_KEY:-lakehouse-secret}"
@@ -48,7 +58,7 @@ lh_port_open() {
 # lh_pid_cmdline PID: the process's command line with NULs turned into spaces,
 # or nothing if the process does not exist.
 lh_pid_cmdline() {
-  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null || true
+  tr '\0' ' ' 2>/dev/null <"/proc/$1/cmdline" || true
 }
 
 # lh_pidfile_pid PIDFILE PATTERN: prints the pid from PIDFILE if that process

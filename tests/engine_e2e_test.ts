@@ -143,8 +143,12 @@ Deno.test("engine stays exactly-once when a group member leaves mid-run (rebalan
     const a = spawn([]);
     // B outlives A's graceful stop by a wide margin before it may call the stream drained.
     const b = spawn(["--idle-exit", "20s"]);
-    await new Promise((resolve) => setTimeout(resolve, 5_000));
-    a.kill("SIGTERM");
+    // A has no --idle-exit: if it has ended by now it failed, and its output says why.
+    const aEnded = await Promise.race([
+      a.status.then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 5_000)),
+    ]);
+    if (!aEnded) a.kill("SIGTERM");
     const [aOut, bOut] = await Promise.all([a.output(), b.output()]);
     const text = (o: Deno.CommandOutput) => new TextDecoder().decode(o.stderr);
     assert.equal(aOut.code, 0, `member A did not stop cleanly:\n${text(aOut)}`);

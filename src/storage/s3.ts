@@ -109,6 +109,9 @@ const DELETE_BATCH_KEYS_MAX = 1000;
 /** Concurrent single deletes when a server lacks DeleteObjects. */
 const DELETES_IN_FLIGHT_MAX = 8;
 const CONNECT_TIMEOUT_MS = 5_000;
+/** How long after the SDK's deadline the watchdog in #send fails a request. */
+const WATCHDOG_SLACK_MS = 2_000;
+
 /** The slowest transfer a request's deadline allows for (see requestTimeoutMs). */
 const REQUEST_BODY_BYTES_PER_S = 256 * 1024;
 
@@ -313,15 +316,16 @@ export class S3Store implements ObjectStore {
     const { bucket, key } = this.#object(uri, "write");
     if (!options.ifNoneMatch) {
       await this.#retry("write", uri, async () => {
-        await this.#client.send(
-          new PutObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Body: data,
-            ContentLength: data.length,
-          }),
-          this.#http(data.length),
-        );
+        await this.#send((http) =>
+          this.#client.send(
+            new PutObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Body: data,
+              ContentLength: data.length,
+            }),
+            http,
+          ), data.length);
       });
       return;
     }
@@ -331,16 +335,17 @@ export class S3Store implements ObjectStore {
       () =>
         this.#retry("write", uri, async (attempt) => {
           try {
-            await this.#client.send(
-              new PutObjectCommand({
-                Bucket: bucket,
-                Key: key,
-                Body: data,
-                ContentLength: data.length,
-                IfNoneMatch: "*",
-              }),
-              this.#http(data.length),
-            );
+            await this.#send((http) =>
+              this.#client.send(
+                new PutObjectCommand({
+                  Bucket: bucket,
+                  Key: key,
+                  Body: data,
+                  ContentLength: data.length,
+                  IfNoneMatch: "*",
+                }),
+                http,
+              ), data.length);
           } catch (error) {
             // After a retried attempt a 412 may mean our own earlier attempt
             // landed and only its answer was lost; identical content is success.
@@ -392,15 +397,18 @@ export class S3Store implements ObjectStore {
     let response: { data: Uint8Array; contentRange?: string };
     try {
       response = await this.#retry("read", uri, async () => {
-        const output = await this.#client.send(
-          new GetObjectCommand({
-            Bucket: bucket,
-            Key: key,
-            Range: `bytes=${offset}-${offset + length - 1}`,
-          }),
-          this.#http(),
-        );
-        return { data: await bodyBytes(output), contentRange: output.ContentRange };
+        // The body is read under the watchdog too: a small object's whole answer.
+        return await this.#send(async (http) => {
+          const output = await this.#client.send(
+            new GetObjectCommand({
+              Bucket: bucket,
+              Key: key,
+              Range: `bytes=${offset}-${offset + length - 1}`,
+            }),
+            http,
+          );
+          return { data: await bodyBytes(output), contentRange: output.ContentRange };
+        }, length);
       });
     } catch (error) {
       if (classifyS3Error((error as Error).cause) === "invalidRange") throw await outside();
@@ -419,9 +427,9 @@ export class S3Store implements ObjectStore {
     const { bucket, key } = this.#object(uri, "inspect");
     try {
       return await this.#retry("inspect", uri, async () => {
-        const output = await this.#client.send(
-          new HeadObjectCommand({ Bucket: bucket, Key: key }),
-          this.#http(),
+        const output = await this.#send(
+          (http) => this.#client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), http),
+          0,
         );
         return {
           path: uri,
@@ -441,16 +449,21 @@ export class S3Store implements ObjectStore {
     let token: string | undefined;
     const seen = new Set<string>();
     do {
-      const page = await this.#retry("list", prefixUri, () =>
-        this.#client.send(
-          new ListObjectsV2Command({
-            Bucket: bucket,
-            Prefix: prefix === "" ? undefined : prefix,
-            ContinuationToken: token,
-            MaxKeys: this.#listPageKeys,
-          }),
-          this.#http(),
-        ));
+      const page = await this.#retry(
+        "list",
+        prefixUri,
+        () =>
+          this.#send((http) =>
+            this.#client.send(
+              new ListObjectsV2Command({
+                Bucket: bucket,
+                Prefix: prefix === "" ? undefined : prefix,
+                ContinuationToken: token,
+                MaxKeys: this.#listPageKeys,
+              }),
+              http,
+            ), 0),
+      );
       for (const object of page.Contents ?? []) {
         const key = object.Key;
         // Keys ending in "/" are directory markers some servers report; this store never writes one.
@@ -483,9 +496,9 @@ export class S3Store implements ObjectStore {
     const { bucket, key } = this.#object(uri, "delete");
     try {
       await this.#retry("delete", uri, async () => {
-        await this.#client.send(
-          new DeleteObjectCommand({ Bucket: bucket, Key: key }),
-          this.#http(),
+        await this.#send(
+          (http) => this.#client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), http),
+          0,
         );
       });
     } catch (error) {
@@ -545,9 +558,9 @@ export class S3Store implements ObjectStore {
   async getFile(uri: string, localPath: string): Promise<void> {
     const { bucket, key } = this.#object(uri, "download");
     await this.#retry("download", uri, async () => {
-      const output = await this.#client.send(
-        new GetObjectCommand({ Bucket: bucket, Key: key }),
-        this.#http(),
+      const output = await this.#send(
+        (http) => this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), http),
+        0,
       );
       let written = 0;
       await writeFileAtomic(localPath, async (file) => {
@@ -578,19 +591,59 @@ export class S3Store implements ObjectStore {
     return Promise.resolve();
   }
 
-  /** Per-request options: the deadline (longer for a body of `bodyBytes`) and the abort signal. */
-  #http(bodyBytes = 0): { abortSignal?: AbortSignal; requestTimeout: number } {
+  /**
+   * Sends one request with its deadline (longer for a body of `bodyBytes`)
+   * and the shutdown signal. The SDK enforces the deadline too, but its
+   * rejection waits for the request body to finish writing, which never
+   * happens against a frozen server with a full socket buffer: the watchdog
+   * here fails the request a little later regardless, so the retry loop
+   * (and its warning) always gets to run.
+   */
+  async #send<T>(
+    send: (http: { abortSignal: AbortSignal; requestTimeout: number }) => Promise<T>,
+    bodyBytes: number,
+  ): Promise<T> {
     const requestTimeout = this.#config.requestTimeoutMs +
       Math.ceil(bodyBytes / REQUEST_BODY_BYTES_PER_S) * 1000;
-    return this.#signal ? { abortSignal: this.#signal, requestTimeout } : { requestTimeout };
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(this.#signal?.reason);
+    this.#signal?.addEventListener("abort", onAbort, { once: true });
+    if (this.#signal?.aborted) onAbort();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const watchdog = new Promise<never>((_, reject) => {
+      const fail = (error: Error) => {
+        controller.abort(error);
+        reject(error);
+      };
+      timer = setTimeout(() => {
+        fail(Object.assign(
+          new Error(`no complete answer within ${requestTimeout + WATCHDOG_SLACK_MS} ms`),
+          { name: "TimeoutError" },
+        ));
+      }, requestTimeout + WATCHDOG_SLACK_MS);
+      controller.signal.addEventListener("abort", () => {
+        if (this.#signal?.aborted) fail(new Error(errorMessage(this.#signal.reason)));
+      }, { once: true });
+    });
+    const sent = send({ abortSignal: controller.signal, requestTimeout });
+    sent.catch(() => {}); // its late failure, if the watchdog answered first
+    try {
+      return await Promise.race([sent, watchdog]);
+    } finally {
+      clearTimeout(timer);
+      this.#signal?.removeEventListener("abort", onAbort);
+    }
   }
 
   async #read(bucket: string, key: string): Promise<Uint8Array> {
-    const output = await this.#client.send(
-      new GetObjectCommand({ Bucket: bucket, Key: key }),
-      this.#http(),
+    // The body is read under the watchdog too (metadata and manifests: small).
+    return await this.#send(
+      async (http) =>
+        bodyBytes(
+          await this.#client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), http),
+        ),
+      0,
     );
-    return await bodyBytes(output);
   }
 
   /** Returns false when the server does not implement DeleteObjects. */
@@ -598,14 +651,19 @@ export class S3Store implements ObjectStore {
     const where = `${chunk.length} objects in s3://${bucket}/ (first ${chunk[0].uri})`;
     let errors: { Key?: string; Code?: string; Message?: string }[];
     try {
-      const output = await this.#retry("delete", where, () =>
-        this.#client.send(
-          new DeleteObjectsCommand({
-            Bucket: bucket,
-            Delete: { Objects: chunk.map(({ key }) => ({ Key: key })), Quiet: true },
-          }),
-          this.#http(),
-        ));
+      const output = await this.#retry(
+        "delete",
+        where,
+        () =>
+          this.#send((http) =>
+            this.#client.send(
+              new DeleteObjectsCommand({
+                Bucket: bucket,
+                Delete: { Objects: chunk.map(({ key }) => ({ Key: key })), Quiet: true },
+              }),
+              http,
+            ), 0),
+      );
       errors = output.Errors ?? [];
     } catch (error) {
       if (classifyS3Error((error as Error).cause) === "notImplemented") {
@@ -644,9 +702,10 @@ export class S3Store implements ObjectStore {
       "upload",
       uri,
       () =>
-        this.#client.send(
-          new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }),
-          this.#http(),
+        this.#send(
+          (http) =>
+            this.#client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }), http),
+          0,
         ),
       detail,
     );
@@ -676,17 +735,18 @@ export class S3Store implements ObjectStore {
             "upload",
             uri,
             () =>
-              this.#client.send(
-                new UploadPartCommand({
-                  Bucket: bucket,
-                  Key: key,
-                  UploadId: uploadId,
-                  PartNumber: index + 1,
-                  Body: buffer.subarray(0, expected),
-                  ContentLength: expected,
-                }),
-                this.#http(expected),
-              ),
+              this.#send((http) =>
+                this.#client.send(
+                  new UploadPartCommand({
+                    Bucket: bucket,
+                    Key: key,
+                    UploadId: uploadId,
+                    PartNumber: index + 1,
+                    Body: buffer.subarray(0, expected),
+                    ContentLength: expected,
+                  }),
+                  http,
+                ), expected),
             `${detail} (part ${index + 1} of ${partCount})`,
           );
           parts[index] = { PartNumber: index + 1, ETag: output.ETag };
@@ -706,15 +766,16 @@ export class S3Store implements ObjectStore {
       if (rejected) throw (rejected as PromiseRejectedResult).reason;
       await this.#retry("upload", uri, async (attempt) => {
         try {
-          await this.#client.send(
-            new CompleteMultipartUploadCommand({
-              Bucket: bucket,
-              Key: key,
-              UploadId: uploadId,
-              MultipartUpload: { Parts: parts },
-            }),
-            this.#http(),
-          );
+          await this.#send((http) =>
+            this.#client.send(
+              new CompleteMultipartUploadCommand({
+                Bucket: bucket,
+                Key: key,
+                UploadId: uploadId,
+                MultipartUpload: { Parts: parts },
+              }),
+              http,
+            ), 0);
         } catch (error) {
           // A retried completion whose first attempt succeeded finds the upload gone.
           const retried = attempt > 1 || sdkAttempts(error) > 1;
@@ -727,9 +788,13 @@ export class S3Store implements ObjectStore {
       }, detail);
     } catch (error) {
       // Best effort: an upload left open keeps its parts (and their cost) until a lifecycle rule.
-      await this.#client.send(
-        new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
-        this.#http(),
+      await this.#send(
+        (http) =>
+          this.#client.send(
+            new AbortMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId }),
+            http,
+          ),
+        0,
       ).catch(() => {});
       throw error;
     }

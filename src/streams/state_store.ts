@@ -56,6 +56,7 @@ const ROWS = `${DB}.current_rows`;
 const META = `${DB}.meta`;
 /** Stores a process tries (a second engine on the machine takes the next free one). */
 const SLOTS_MAX = 8;
+const ATTACH_ATTEMPTS = 3;
 
 export class StateStore {
   readonly #o: StateStoreOptions;
@@ -65,6 +66,7 @@ export class StateStore {
   #columns: string[] = [];
   /** The store has just been created (its first build is not a rebuild). */
   #fresh = false;
+  #opened = false;
 
   constructor(options: StateStoreOptions) {
     this.#o = options;
@@ -88,7 +90,7 @@ export class StateStore {
   async open(metadata: TableMetadata): Promise<void> {
     const { duckdb, dir } = this.#o;
     await Deno.mkdir(dir, { recursive: true });
-    for (let slot = 0;; slot++) {
+    for (let slot = 0, attempt = 1;;) {
       const path = join(
         dir,
         `${this.#o.table}-${metadata["table-uuid"]}${slot === 0 ? "" : `-${slot}`}.duckdb`,
@@ -98,9 +100,18 @@ export class StateStore {
         this.#path = path;
         break;
       } catch (error) {
-        if (!/lock/i.test(errorMessage(error)) || slot + 1 >= SLOTS_MAX) {
+        const message = errorMessage(error);
+        if (/lock/i.test(message) && slot + 1 < SLOTS_MAX) {
+          slot++; // another process (a second group member on this host) holds it
+          attempt = 1;
+        } else if (!/permission denied/i.test(message) && attempt < ATTACH_ATTEMPTS) {
+          // Two members starting together: the file another process is just
+          // creating can read as invalid for a moment before its lock shows.
+          attempt++;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        } else {
           throw new LakehouseError(
-            `cannot open the state store of ${this.#o.table} at ${path}: ${errorMessage(error)}`,
+            `cannot open the state store of ${this.#o.table} at ${path}: ${message}`,
             { cause: error },
           );
         }
@@ -124,6 +135,7 @@ export class StateStore {
       this.#fresh = true;
     }
     await this.sync(metadata);
+    this.#opened = true;
   }
 
   /** Detaches the store's file. */
@@ -161,7 +173,9 @@ export class StateStore {
     }
     const started = performance.now();
     for (const snapshot of missed.reverse()) await this.#replay(metadata, snapshot["snapshot-id"]);
-    this.#o.logger.info(
+    // At start-up a catch-up is news; while running it is routine (another
+    // group member's commit lands before nearly every batch of ours).
+    this.#o.logger[this.#opened ? "debug" : "info"](
       `${this.#o.table}: state store caught up ${missed.length} snapshot(s) in ${
         (performance.now() - started).toFixed(0)
       } ms`,
