@@ -96,6 +96,8 @@ try {
     `bench-${topic}`,
     "--warehouse",
     `${dir}/wh`,
+    "--state-dir",
+    `${dir}/state`,
     "--stop-after",
     String(count),
     "--max-records-per-trigger",

@@ -59,6 +59,8 @@ try {
     `bench-${topic}`,
     "--warehouse",
     `${dir}/wh`,
+    "--state-dir",
+    `${dir}/state`,
     "--trigger-interval",
     values["trigger-interval"]!,
     "--idle-exit",
@@ -82,7 +84,7 @@ try {
   const text = new TextDecoder().decode(out.stderr);
   const done = /done: (\d+) messages .* in ([\d.]+)s = (\d+)\/s/.exec(genText);
   const stopped =
-    /stopped: (\d+) records committed .* freshness p50 (\d+) ms, p99 (\d+) ms, max (\d+) ms, peak RSS (\d+) MiB/
+    /stopped: (\d+) records committed .* freshness p50 (\d+) ms, p99 (\d+) ms, max (\d+) ms(?: \(orders_current: p50 (\d+) ms, p99 (\d+) ms, max (\d+) ms\))?, peak RSS (\d+) MiB/
       .exec(text);
   if (!done || !stopped) throw new Error(`unexpected output:\n${genText}\n${text}`);
   console.log(
@@ -90,11 +92,18 @@ try {
   );
   console.log(`engine: ${stopped[1]} records committed`);
   console.log(
-    `freshness (Kafka timestamp -> commit): p50 ${stopped[2]} ms, p99 ${stopped[3]} ms, max ${
-      stopped[4]
-    } ms`,
+    `freshness of orders_events (Kafka timestamp -> commit): p50 ${stopped[2]} ms, p99 ${
+      stopped[3]
+    } ms, max ${stopped[4]} ms`,
   );
-  console.log(`engine peak RSS: ${stopped[5]} MiB`);
+  if (stopped[5] !== undefined) {
+    console.log(
+      `freshness of orders_current: p50 ${stopped[5]} ms, p99 ${stopped[6]} ms, max ${
+        stopped[7]
+      } ms`,
+    );
+  }
+  console.log(`engine peak RSS: ${stopped[8]} MiB`);
 } finally {
   await deleteTopic(values.brokers!, topic);
   await Deno.remove(dir, { recursive: true });

@@ -31,13 +31,20 @@ SELECT
   arg_max(payload.current_status, kafka_offset)                            AS status,
   arg_max(payload.total_amount, kafka_offset)                              AS total_amount,
   arg_max(payload.currency, kafka_offset)                                  AS currency,
-  arg_max(payload.payment_method, kafka_offset)                            AS payment_method,
+  -- payment_method may be null (no method chosen): arg_max would skip a
+  -- latest null and keep an older method, where current_merge.sql copies
+  -- the null from a later batch; arg_max_null takes the latest as it is.
+  arg_max_null(payload.payment_method, kafka_offset)                       AS payment_method,
   arg_max(payload.items, kafka_offset)                                     AS items,
-  min(event_time) FILTER (WHERE event_type = 'ORDER_CREATED')              AS created_at,
-  min(event_time) FILTER (WHERE event_type = 'ORDER_PAID')                 AS paid_at,
-  min(event_time) FILTER (WHERE event_type = 'ORDER_SHIPPED')              AS shipped_at,
-  min(event_time) FILTER (WHERE event_type = 'ORDER_CANCELLED')            AS cancelled_at,
-  min(event_time) FILTER (WHERE event_type = 'ORDER_RETURNED')             AS returned_at,
+  -- A step's time is its first event's in Kafka order (not the earliest
+  -- stamp): current_merge.sql keeps the time from the first batch that saw
+  -- the step, so this way a step delivered twice gets the same time however
+  -- the events were cut into batches.
+  arg_min(event_time, kafka_offset) FILTER (WHERE event_type = 'ORDER_CREATED')   AS created_at,
+  arg_min(event_time, kafka_offset) FILTER (WHERE event_type = 'ORDER_PAID')      AS paid_at,
+  arg_min(event_time, kafka_offset) FILTER (WHERE event_type = 'ORDER_SHIPPED')   AS shipped_at,
+  arg_min(event_time, kafka_offset) FILTER (WHERE event_type = 'ORDER_CANCELLED') AS cancelled_at,
+  arg_min(event_time, kafka_offset) FILTER (WHERE event_type = 'ORDER_RETURNED')  AS returned_at,
   arg_max(event_time, kafka_offset)                                        AS updated_at,
   arg_max(payload.event_id, kafka_offset)                                  AS last_event_id,
   arg_max(event_type, kafka_offset)                                        AS last_event_type,

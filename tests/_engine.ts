@@ -70,6 +70,8 @@ export function runArgs(
     `g-${topic}`,
     "--warehouse",
     `${dir}/wh`,
+    "--state-dir",
+    `${dir}/state`,
     "--trigger-interval",
     "300ms",
     "--max-records-per-trigger",

@@ -197,7 +197,7 @@ Deno.test("engine rides out an S3 server frozen for 60 s: warns, pauses, resumes
     const engine = new EngineProcess(
       engineArgs(brokers, topic, [
         ...["--warehouse", at.warehouse, "--catalog", at.catalog, "--s3-endpoint", s3.endpoint],
-        ...["--s3-request-timeout", "5s", "--idle-exit", "15s"],
+        ...["--s3-request-timeout", "5s", "--idle-exit", "15s", "--state-dir", join(dir, "state")],
       ]),
       {
         NO_COLOR: "1",
@@ -263,7 +263,7 @@ Deno.test("SIGTERM while the S3 server is frozen: exit 0 within --shutdown-timeo
   };
   const storage = [
     ...["--warehouse", at.warehouse, "--catalog", at.catalog, "--s3-endpoint", s3.endpoint],
-    ...["--s3-request-timeout", "5s"],
+    ...["--s3-request-timeout", "5s", "--state-dir", join(dir, "state")],
   ];
   try {
     const engine = new EngineProcess(
@@ -356,7 +356,14 @@ Deno.test("an unprivileged engine rides out its warehouse being read-only for 20
   const warehouse = join(dir, "wh");
   try {
     const engine = new EngineProcess(
-      engineArgs(brokers, topic, ["--warehouse", warehouse, "--idle-exit", "15s"]),
+      engineArgs(brokers, topic, [
+        "--warehouse",
+        warehouse,
+        "--state-dir",
+        join(dir, "tmp", "state"),
+        "--idle-exit",
+        "15s",
+      ]),
       nobodyEnv(dir),
       true,
     );
@@ -398,7 +405,14 @@ Deno.test("SIGTERM while the warehouse is read-only: exit 0 within --shutdown-ti
   const warehouse = join(dir, "wh");
   try {
     const engine = new EngineProcess(
-      engineArgs(brokers, topic, ["--warehouse", warehouse, "--shutdown-timeout", "10s"]),
+      engineArgs(brokers, topic, [
+        "--warehouse",
+        warehouse,
+        "--state-dir",
+        join(dir, "tmp", "state"),
+        "--shutdown-timeout",
+        "10s",
+      ]),
       nobodyEnv(dir),
       true,
     );
@@ -421,7 +435,14 @@ Deno.test("SIGTERM while the warehouse is read-only: exit 0 within --shutdown-ti
     await setWritable(warehouse, true);
     assert.equal((await producer.status).code, 0);
     const restart = new EngineProcess(
-      engineArgs(brokers, topic, ["--warehouse", warehouse, "--idle-exit", "10s"]),
+      engineArgs(brokers, topic, [
+        "--warehouse",
+        warehouse,
+        "--state-dir",
+        join(dir, "tmp", "state"),
+        "--idle-exit",
+        "10s",
+      ]),
       nobodyEnv(dir),
       true,
     );

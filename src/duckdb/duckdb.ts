@@ -1,8 +1,8 @@
 /**
- * The embedded SQL engine: the only importer of @duckdb/node-api. One
- * in-process database; callers get typed rows back as plain objects with
- * bigint for BIGINT/HUGEINT and strings for decimals and timestamps, so
- * nothing loses precision on the way to Iceberg.
+ * The embedded SQL engine: with sandbox.ts, the only importer of
+ * @duckdb/node-api. One in-process database; callers get typed rows back as
+ * plain objects with bigint for BIGINT/HUGEINT and strings for decimals and
+ * timestamps, so nothing loses precision on the way to Iceberg.
  */
 import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
 import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
@@ -55,10 +55,46 @@ export class DuckDb {
     }
   }
 
+  /**
+   * Appends rows to an existing table through DuckDB's appender: much
+   * cheaper than INSERT statements for many rows. Values are VARCHAR
+   * (string), INTEGER (number), BIGINT (bigint) or NULL, in column order.
+   */
+  async append(table: string, rows: readonly (readonly (string | number | bigint | null)[])[]) {
+    try {
+      const appender = await this.#connection.createAppender(table);
+      try {
+        for (const row of rows) {
+          for (const v of row) {
+            if (v === null) appender.appendNull();
+            else if (typeof v === "string") appender.appendVarchar(v);
+            else if (typeof v === "bigint") appender.appendBigInt(v);
+            else appender.appendInteger(v);
+          }
+          appender.endRow();
+        }
+        appender.flushSync();
+      } finally {
+        appender.closeSync();
+      }
+    } catch (error) {
+      throw sqlError(`(append to ${table})`, error);
+    }
+  }
+
   /** Column names and DuckDB type names of a query's result, without running it fully. */
   async describe(sql: string): Promise<{ name: string; type: string }[]> {
     const rows = await this.query<{ column_name: string; column_type: string }>(`DESCRIBE ${sql}`);
     return rows.map((r) => ({ name: r.column_name, type: r.column_type }));
+  }
+
+  /**
+   * The connection itself, for the other modules of src/duckdb/ that need
+   * more of DuckDB than SQL text in and rows out (sandbox.ts: statement
+   * types, interrupts, streamed typed results). No other layer uses it.
+   */
+  get connection(): DuckDBConnection {
+    return this.#connection;
   }
 
   close(): void {

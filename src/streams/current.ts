@@ -177,12 +177,14 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     );
     const snapshot = result.commit.snapshot;
     crashPoint(`${name}.after-commit`);
+    const t0 = performance.now();
     await this.state.apply(
       work.next,
       result.commit.metadata,
       snapshot["snapshot-id"],
       snapshot["parent-snapshot-id"],
     );
+    this.logger.debug(`${name}: state store updated in ${(performance.now() - t0).toFixed(0)} ms`);
     return { ...result, stream: name, skipped };
   }
 
@@ -213,16 +215,26 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     };
     let rows: StagedDataFiles | undefined;
     let deletes: StagedDataFiles | undefined;
+    const steps: string[] = [];
+    let mark = performance.now();
+    const step = (label: string) => {
+      const now = performance.now();
+      steps.push(`${label} ${(now - mark).toFixed(0)}`);
+      mark = now;
+    };
     try {
       const view = await this.map();
       await duckdb.run(`CREATE OR REPLACE TEMP TABLE ${changes} AS SELECT * FROM ${view}`);
+      step("changes");
       await this.state.fetch(changes, target, before);
+      step("fetch");
       try {
         await duckdb.run(this.merge.text);
       } catch (error) {
         if (error instanceof DataError) throw error;
         throw sqlFileError(this.merge, error);
       }
+      step("merge");
       // Changed: rows the MERGE inserted or made differ from what they were.
       await duckdb.run(
         `CREATE OR REPLACE TEMP TABLE ${changed} AS SELECT a.* FROM ${target} a
@@ -235,8 +247,10 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
              WHERE s.${k} IN (SELECT ${k} FROM ${changed}))::BIGINT AS applied,
            (SELECT count(*) FROM ${changed})::BIGINT AS changed`,
       );
+      step("changed");
       const columns = this.writer.schema.fields.map((f) => sqlIdent(f.name)).join(", ");
       rows = await this.stageView(`(SELECT ${columns} FROM ${changed})`, this.merge);
+      step("stage rows");
       assert(rows.rows === counts.changed, "staged rows differ from the merge's changed rows");
       // Where each new row is: its file and position, read back from the staged files.
       const locals = rows.localPaths;
@@ -267,6 +281,7 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
            b.${k} AS k FROM ${before} b
          WHERE b._file IS NOT NULL AND b.${k} IN (SELECT ${k} FROM ${changed})`,
       );
+      step("placed");
       const files = await duckdb.query<{ file_path: string; k: string }>(
         `SELECT file_path, any_value(k) AS k FROM ${dels} GROUP BY file_path`,
       );
@@ -278,6 +293,8 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
         location: this.writer.metadata.location,
         tempDir: this.tempDir,
       });
+      step("stage deletes");
+      this.logger.debug(`${this.writer.name}: staged in ms: ${steps.join(", ")}`);
       const staged = rows;
       const stagedDeletes = deletes;
       return {

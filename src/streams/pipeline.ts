@@ -76,8 +76,10 @@ export interface PipelineStats {
   readonly rows: Map<string, bigint>;
   skipped: number;
   batches: number;
-  /** Kafka record timestamp -> commit that made the event visible, ms. */
+  /** Kafka record timestamp -> commit that made the event visible, ms (the freshness stream's table). */
   readonly freshness: Histogram;
+  /** The same per table fed from the batches. */
+  readonly freshnessByTable: Map<string, Histogram>;
 }
 
 export class Pipeline {
@@ -87,6 +89,8 @@ export class Pipeline {
   #worker: Promise<void> | undefined;
   #failure: unknown;
   readonly #waiters: (() => void)[] = [];
+  /** The end of the batch or refresh last started (see #exclusively). */
+  #exclusive: Promise<void> = Promise.resolve();
   readonly stats: PipelineStats = {
     recordsIn: 0,
     recordsCommitted: 0,
@@ -98,6 +102,7 @@ export class Pipeline {
     skipped: 0,
     batches: 0,
     freshness: new Histogram(),
+    freshnessByTable: new Map(),
   };
 
   constructor(options: PipelineOptions) {
@@ -122,9 +127,13 @@ export class Pipeline {
    * catalog (retried through an outage: another process may have committed).
    */
   async startOffsets(partitions: readonly number[]): Promise<Map<number, bigint>> {
-    for (const s of this.#options.streams) await this.#options.retry.run(() => s.refresh());
-    const { rejects } = this.#options;
-    if (rejects) await this.#options.retry.run(() => rejects.writer.refresh());
+    // The feed calls this when a group join lands, whatever the worker is
+    // doing: the refreshes wait for the batch being written (see #exclusively).
+    await this.#exclusively(async () => {
+      for (const s of this.#options.streams) await this.#options.retry.run(() => s.refresh());
+      const { rejects } = this.#options;
+      if (rejects) await this.#options.retry.run(() => rejects.writer.refresh());
+    });
     return new Map(
       partitions.map((p) => [p, this.#batcher.nextOffset(p) ?? this.committedOffset(p)]),
     );
@@ -188,7 +197,21 @@ export class Pipeline {
     while (this.#worker) await this.#worker;
     this.#throwIfFailed();
     const { rejects } = this.#options;
-    if (rejects) await this.#retrying(() => rejects.settle());
+    if (rejects) await this.#exclusively(() => this.#retrying(() => rejects.settle()));
+  }
+
+  /**
+   * Runs `work` once the batch or refresh started before it has ended. A
+   * batch and a refresh (startOffsets, on a group join) must not overlap:
+   * both use the engine's one DuckDB connection, and orders_current's
+   * refresh replays snapshots into its state store in a transaction, which
+   * would take in the batch's statements, or fail to begin inside the
+   * transaction in which the batch updates the store after its commit.
+   */
+  #exclusively<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.#exclusive.then(work);
+    this.#exclusive = run.then(() => {}, () => {});
+    return run;
   }
 
   #enqueue(batch: Batch): void {
@@ -213,7 +236,8 @@ export class Pipeline {
     while (this.#queue.length > 0 && !this.#failure) {
       const { batch, decoded } = this.#queue[0];
       try {
-        await this.#process(batch, await decoded);
+        const ready = await decoded;
+        await this.#exclusively(() => this.#process(batch, ready));
       } catch (error) {
         this.#failure = withMemoryHint(error, batch.count);
       }
@@ -254,6 +278,7 @@ export class Pipeline {
           const [result, last] = await this.#publish(streams[i], prepared[i], batch, decoded);
           prepared[i] = last;
           results.push(result);
+          if (result.commit !== undefined) this.#recordFreshness(streams[i], batch);
           if (streams[i] === freshness) filtered = last.filtered;
           this.stats.ignored += last.ignored ?? 0;
         }
@@ -266,7 +291,6 @@ export class Pipeline {
     if (rejects) results.push(await this.#retrying(() => rejects.process(batch, decoded, final)));
     else if (decoded.rejectsPath) await Deno.remove(decoded.rejectsPath).catch(() => {});
 
-    const now = this.#options.clock.now();
     for (const r of results) {
       this.stats.rows.set(r.stream, (this.stats.rows.get(r.stream) ?? 0n) + r.rows);
     }
@@ -281,15 +305,26 @@ export class Pipeline {
       );
     }
     this.stats.skipped += Math.min(...results.map((r) => r.skipped));
-    if (results[streams.indexOf(freshness)]?.commit !== undefined) {
-      // A record without a Kafka timestamp (-1), or stamped in the future by
-      // its producer, has no freshness to measure.
-      for (const t of batch.timestamps) if (t >= 0 && t <= now) this.stats.freshness.add(now - t);
-    }
     this.#options.logger.debug(
       `batch of ${batch.count} (${batch.reason}) committed: ${decoded.accepted} accepted, ` +
         `${decoded.rejections.length} rejected, ${writeFailures} failed to write`,
     );
+  }
+
+  /**
+   * Freshness of a batch made visible in a stream's table now: from each
+   * record's Kafka timestamp. A record without one (-1), or stamped in the
+   * future by its producer, has no freshness to measure.
+   */
+  #recordFreshness(stream: TableStream, batch: ReleasedBatch): void {
+    const now = this.#options.clock.now();
+    const table = stream.writer.name;
+    let histogram = this.stats.freshnessByTable.get(table);
+    if (histogram === undefined) {
+      histogram = stream === this.#options.freshness ? this.stats.freshness : new Histogram();
+      this.stats.freshnessByTable.set(table, histogram);
+    }
+    for (const t of batch.timestamps) if (t >= 0 && t <= now) histogram.add(now - t);
   }
 
   /**

@@ -305,6 +305,17 @@ async function createBucketMap(
     } IS NOT NULL`,
   );
   await duckdb.run(`CREATE TEMP TABLE ${table} (v ${duckdbType(field.type)}, b INTEGER)`);
+  if (type === "string" || type === "long" || type === "int") {
+    // The usual keys (order ids): through the appender, not SQL text.
+    await duckdb.append(
+      table,
+      rows.map(({ v }) => [
+        type === "long" ? BigInt(v as number | bigint) : v as string | number,
+        applyTransform(transform as never, type as never, toTransformInput(type, v)) as number,
+      ]),
+    );
+    return;
+  }
   const chunk = 2000;
   for (let i = 0; i < rows.length; i += chunk) {
     const values = rows.slice(i, i + chunk).map(({ v }) => {
