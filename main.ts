@@ -51,6 +51,11 @@ const status = await runCli({
   stdout: (text) => Deno.stdout.writeSync(encoder.encode(text)),
   stderr: (text) => Deno.stderr.writeSync(encoder.encode(text)),
   isTerminal: Deno.stderr.isTerminal(),
+  // How the user invokes this program, for commands it prints: the compiled
+  // binary by its name, otherwise the development task.
+  program: /(^|\/)deno$/.test(Deno.execPath())
+    ? "deno task lakehouse"
+    : Deno.execPath().split("/").pop()!,
   atExit: (cleanup) => cleanups.push(cleanup),
   exit,
 });

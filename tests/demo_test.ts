@@ -1,7 +1,8 @@
 /**
  * `lakehouse demo` as the issue defines its surface: the same events as
  * `lakehouse generate` for a seed, committed once into an SQLite catalog at
- * DIR/catalog.db that pyiceberg opens as it is; a rerun adds nothing.
+ * DIR/catalog.db that pyiceberg opens as it is; the query command it prints
+ * works; a rerun adds nothing.
  */
 import assert from "node:assert/strict";
 import { systemClock } from "../src/core/clock.ts";
@@ -26,6 +27,30 @@ Deno.test("demo commits the generator's events once into a catalog pyiceberg ope
     const first = await runCli(args);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /catalog\.db/);
+    // The query command the demo ends with runs as printed and agrees with
+    // the orders per status it printed.
+    const printed = /^ {2}deno task lakehouse query --warehouse (\S+) "([^"]+)"$/m.exec(
+      first.stdout,
+    );
+    assert.ok(printed, `no query command in:\n${first.stdout}`);
+    assert.equal(printed[1], dir);
+    const queried = await runCli([
+      "query",
+      "--warehouse",
+      printed[1],
+      "--format",
+      "csv",
+      printed[2],
+    ]);
+    assert.equal(queried.code, 0, queried.stderr);
+    const perStatus = (lines: string[]) =>
+      lines.map((l) => l.trim().split(/[ ,]+/).join(" ")).sort();
+    assert.deepEqual(
+      perStatus(queried.stdout.trim().split("\n").slice(1)),
+      perStatus(
+        [...first.stdout.matchAll(/^ {2}([A-Z]+) +(\d+)$/gm)].map((m) => `${m[1]} ${m[2]}`),
+      ),
+    );
     const source = new EventSource({
       seed: "demo-test",
       startTimeMs: DEFAULT_SEEDED_START_MS,

@@ -10,6 +10,8 @@ export interface CommandContext {
   readonly stdout: (text: string) => void;
   readonly stderr: (text: string) => void;
   readonly isTerminal: boolean;
+  /** How the user invokes this program (`deno task lakehouse`, `lakehouse`), for printed commands. */
+  readonly program?: string;
   /**
    * Registers a synchronous cleanup that runs however the process ends
    * (return, error, a second Ctrl-C, a forced exit).

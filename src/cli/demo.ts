@@ -20,6 +20,7 @@ import type { Command, CommandContext } from "./command.ts";
 import { ENGINE_OPTIONS, engineSettings } from "./engine_options.ts";
 import { ProgressLine } from "./progress.ts";
 import { checkDemoOptions } from "./preflight.ts";
+import { AUTH_TOKEN, SERVE, servingHint, startServing, untilAborted } from "./serve.ts";
 
 export const DEMO_OPTIONS = [
   { name: "seed", type: "string", default: "demo", description: "seed of the generated events" },
@@ -50,6 +51,8 @@ export const DEMO_OPTIONS = [
   TOPIC,
   PARTITIONS,
   ...ENGINE_OPTIONS,
+  SERVE,
+  AUTH_TOKEN,
   LOG_LEVEL,
 ] as const satisfies readonly OptionSpec[];
 
@@ -107,6 +110,15 @@ async function runDemo(context: CommandContext): Promise<number> {
     stateDir: resolve(values["state-dir"] ?? join(warehouse, ".state")),
     clock: systemClock,
     logger,
+  });
+  // Serves while the data arrives and, once it is committed, until Ctrl-C.
+  const served = {
+    warehouse: `file://${warehouse}`,
+    catalog: `sqlite:${join(warehouse, "catalog.db")}`,
+  };
+  const server = await startServing(values, served, logger).catch(async (error) => {
+    await engine.close();
+    throw error;
   });
   const started = systemClock.now();
   const progress = new ProgressLine(context.isTerminal, context.stderr);
@@ -168,11 +180,30 @@ async function runDemo(context: CommandContext): Promise<number> {
       tables || "shop.orders_events, shop.orders_current, shop.orders_rejects"
     } are in ${warehouse}
 (SQLite catalog ${catalogPath}, catalog name "lakehouse").
+Query them with SQL:
+  ${context.program ?? "lakehouse"} query --warehouse ${
+      shellWord(warehouse)
+    } "SELECT status, count(*) FROM orders_current GROUP BY ALL"
 Read them with pyiceberg:
   from pyiceberg.catalog.sql import SqlCatalog
   cat = SqlCatalog("lakehouse", uri="sqlite:///${catalogPath}", warehouse="file://${warehouse}")
   cat.load_table("shop.orders_current").scan().to_arrow()
 `,
   );
+  if (server !== undefined) {
+    if (!context.signal.aborted) {
+      context.stdout(servingHint(server.url, values["auth-token"] !== undefined));
+      await untilAborted(context.signal);
+      logger.info("stopping the REST catalog");
+      await server.close();
+      return 0;
+    }
+    await server.close();
+  }
   return context.signal.aborted ? 130 : 0;
+}
+
+/** `text` as one shell word: quoted only when it needs to be. */
+function shellWord(text: string): string {
+  return /^[\w@%+=:,./-]+$/.test(text) ? text : `'${text.replaceAll("'", `'\\''`)}'`;
 }

@@ -8,9 +8,17 @@ import { formatOptionsHelp } from "../config/resolve.ts";
 import type { Command, CommandContext } from "./command.ts";
 import { demoCommand } from "./demo.ts";
 import { generateCommand } from "./generate.ts";
+import { queryCommand } from "./query.ts";
 import { runCommand } from "./run.ts";
+import { serveCommand } from "./serve.ts";
 
-const COMMANDS: readonly Command[] = [demoCommand, runCommand, generateCommand];
+const COMMANDS: readonly Command[] = [
+  demoCommand,
+  runCommand,
+  generateCommand,
+  queryCommand,
+  serveCommand,
+];
 
 const VERSION = "0.1.0";
 

@@ -54,7 +54,7 @@ async function checkSqlDir(
  * The scratch directory ($TMPDIR, else /tmp) must be a writable directory.
  * `tmpdir` is the variable's value as the command reads it.
  */
-function checkScratch(tmpdir: string | undefined): void {
+export function checkScratch(tmpdir: string | undefined): void {
   const path = tmpdir ?? "/tmp";
   const problem = existingDirectoryProblem(path);
   if (problem === undefined) return;
@@ -75,20 +75,11 @@ export async function checkRunOptions(
   tmpdir: string | undefined,
 ): Promise<void> {
   const { values } = resolved;
-  if (values["s3-access-key"] !== undefined && values["s3-secret-key"] === undefined) {
-    throw rejectOption(
-      resolved,
-      "s3-access-key",
-      "is set without --s3-secret-key (LAKEHOUSE_S3_SECRET_KEY): give both, or neither to use the AWS default credentials",
-    );
-  }
-  if (values["s3-secret-key"] !== undefined && values["s3-access-key"] === undefined) {
-    throw rejectOption(
-      resolved,
-      "s3-secret-key",
-      "is set without --s3-access-key: give both, or neither to use the AWS default credentials",
-    );
-  }
+  checkS3Credentials(
+    values["s3-access-key"],
+    values["s3-secret-key"],
+    (name, problem) => rejectOption(resolved, name, problem),
+  );
 
   const s3 = /^s3a?:\/\//i.test(values.warehouse);
   if (!s3) checkOption(resolved, "warehouse", (w) => directoryProblem(localPath(w)));
@@ -113,6 +104,30 @@ export async function checkRunOptions(
   );
   checkOption(resolved, "state-dir", directoryProblem);
   checkScratch(tmpdir);
+}
+
+/**
+ * S3 credentials come in pairs: an access key id (`accessKey`) with a secret
+ * key (`secretKey`), or neither (the AWS default credentials); `reject`
+ * makes the error naming the option that is set alone.
+ */
+export function checkS3Credentials(
+  accessKey: string | undefined,
+  secretKey: string | undefined,
+  reject: (name: "s3-access-key" | "s3-secret-key", problem: string) => UsageError,
+): void {
+  if (accessKey !== undefined && secretKey === undefined) {
+    throw reject(
+      "s3-access-key",
+      "is set without --s3-secret-key (LAKEHOUSE_S3_SECRET_KEY): give both, or neither to use the AWS default credentials",
+    );
+  }
+  if (secretKey !== undefined && accessKey === undefined) {
+    throw reject(
+      "s3-secret-key",
+      "is set without --s3-access-key: give both, or neither to use the AWS default credentials",
+    );
+  }
 }
 
 /**

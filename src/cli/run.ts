@@ -34,6 +34,8 @@ import { kafkaConnection } from "./kafka_connection.ts";
 import { ENGINE_OPTIONS, engineSettings, SHUTDOWN_TIMEOUT } from "./engine_options.ts";
 import { scratchDirectory } from "./scratch.ts";
 import { checkRunOptions } from "./preflight.ts";
+import { AUTH_TOKEN, SERVE, SERVE_CREDENTIALS, startServing } from "./serve.ts";
+import type { RunningServer } from "../server/mod.ts";
 
 /** orders_current's state store, beside the default warehouse. */
 const DEFAULT_STATE_DIR = ".lakehouse/state";
@@ -122,6 +124,9 @@ export const RUN_OPTIONS = [
   RETRIES,
   ...ENGINE_OPTIONS,
   SHUTDOWN_TIMEOUT,
+  SERVE,
+  SERVE_CREDENTIALS,
+  AUTH_TOKEN,
   LOG_LEVEL,
 ] as const satisfies readonly OptionSpec[];
 
@@ -177,16 +182,17 @@ async function runEngine(context: CommandContext): Promise<number> {
   const shutdownMs = values["shutdown-timeout"];
   const deadline = shutdownDeadline(context, shutdownMs, logger);
   const tempDir = await scratchDirectory(Deno.env.get("TMPDIR") ?? "/tmp", context, logger);
+  const s3 = {
+    endpoint: values["s3-endpoint"],
+    region: values["s3-region"],
+    accessKeyId: values["s3-access-key"],
+    secretAccessKey: values["s3-secret-key"],
+    requestTimeoutMs: values["s3-request-timeout"],
+  };
   const engine = await startEngine({
     warehouse,
     catalog: `sqlite:${resolve(catalogPath)}`,
-    s3: {
-      endpoint: values["s3-endpoint"],
-      region: values["s3-region"],
-      accessKeyId: values["s3-access-key"],
-      secretAccessKey: values["s3-secret-key"],
-      requestTimeoutMs: values["s3-request-timeout"],
-    },
+    s3,
     topic,
     ...engineSettings(values),
     tempDir,
@@ -209,7 +215,13 @@ async function runEngine(context: CommandContext): Promise<number> {
       } ms p99 ${Math.round(stats.freshness.quantile(0.99))} ms`,
     );
   }, 10_000);
+  let server: RunningServer | undefined;
   try {
+    server = await startServing(
+      values,
+      { warehouse, catalog: `sqlite:${resolve(catalogPath)}`, s3 },
+      logger,
+    );
     const feed = new KafkaFeed({
       kafka,
       topic,
@@ -233,6 +245,7 @@ async function runEngine(context: CommandContext): Promise<number> {
     );
   } finally {
     clearInterval(report);
+    await server?.close();
     await engine.close();
   }
   const seconds = (systemClock.now() - started) / 1000;
@@ -249,7 +262,13 @@ async function runEngine(context: CommandContext): Promise<number> {
       [...stats.rows].map(([table, rows]) => `${table} ${rows}`).join(", ") || "none"
     }; freshness p50 ${Math.round(stats.freshness.quantile(0.5))} ms, p99 ${
       Math.round(stats.freshness.quantile(0.99))
-    } ms, max ${Math.round(stats.freshness.max)} ms${peakRss()}`,
+    } ms, max ${Math.round(stats.freshness.max)} ms${
+      [...stats.freshnessByTable].filter(([, h]) => h !== stats.freshness).map(([t, h]) =>
+        ` (${t}: p50 ${Math.round(h.quantile(0.5))} ms, p99 ${
+          Math.round(h.quantile(0.99))
+        } ms, max ${Math.round(h.max)} ms)`
+      ).join("")
+    }${peakRss()}`,
   );
   return 0;
 }
