@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): starts the services they need, runs one benchmark
 # by name (default: all), prints its numbers. Record results in BENCHMARKS.md.
-#   deno task bench [generate|iceberg|drain|freshness|merge|all] [-- benchmark options]
+#   deno task bench [generate|iceberg|drain|freshness|merge|query|all] [-- benchmark options]
 # Options differ per benchmark, so `all` runs each with its defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ which=${1:-all}
 # `deno task bench NAME -- OPTIONS` passes the separator through.
 if [ "${1:-}" = "--" ]; then shift; fi
 if [ "$which" = all ] && [ "$#" -gt 0 ]; then
-  echo "benchmark options need a benchmark name (generate, iceberg, drain, freshness or merge), not 'all'" >&2
+  echo "benchmark options need a benchmark name (generate, iceberg, drain, freshness, merge or query), not 'all'" >&2
   exit 2
 fi
 bash scripts/services.sh up
@@ -20,13 +20,17 @@ case "$which" in
   drain) deno run --allow-all bench/engine_drain.ts "$@" ;;
   freshness) deno run --allow-all bench/freshness.ts "$@" ;;
   merge) deno run --allow-all bench/merge_cost.ts "$@" ;;
+  query)
+    bash scripts/services.sh up trino
+    deno run --allow-all bench/query_latency.ts "$@"
+    ;;
   all)
     deno run --allow-all bench/generate.ts
     deno run --allow-all bench/iceberg_commit.ts
     deno run --allow-all bench/engine_drain.ts
     ;;
   *)
-    echo "unknown benchmark '$which' (have: generate, iceberg, drain, freshness, merge, all)" >&2
+    echo "unknown benchmark '$which' (have: generate, iceberg, drain, freshness, merge, query, all)" >&2
     exit 2
     ;;
 esac
