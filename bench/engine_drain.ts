@@ -1,8 +1,9 @@
 /**
  * Drain rate: preload a fresh topic with N seeded events, then time (a) a
  * plain kafkajs consumer reading them all (the ceiling: no decoding, no
- * writing) and (b) `lakehouse run` committing them all to orders_events and
- * orders_rejects, in the same run. Prints events/s for both and the ratio.
+ * writing) and (b) `lakehouse run` committing them all to its three tables
+ * (orders_events, orders_current, orders_rejects), in the same run. Prints
+ * events/s for both and the ratio.
  *
  *   deno task bench drain [--count N] [--brokers HOST:PORT]
  */

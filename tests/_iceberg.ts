@@ -29,8 +29,8 @@ export interface PyicebergResult {
 
 let python: string | undefined;
 
-/** Installs (first time) and runs pyiceberg; fails with a clear message if it cannot. */
-export async function readWithPyiceberg(args: Record<string, unknown>): Promise<PyicebergResult> {
+/** The Python that has pyiceberg: installed the first time (scripts/readers.sh), with a clear failure. */
+export async function pyicebergPython(): Promise<string> {
   if (!python) {
     const install = await new Deno.Command("bash", {
       args: [new URL("../scripts/readers.sh", import.meta.url).pathname],
@@ -46,7 +46,12 @@ export async function readWithPyiceberg(args: Record<string, unknown>): Promise<
     }
     python = new TextDecoder().decode(install.stdout).trim();
   }
-  const out = await new Deno.Command(python, {
+  return python;
+}
+
+/** Installs (first time) and runs pyiceberg; fails with a clear message if it cannot. */
+export async function readWithPyiceberg(args: Record<string, unknown>): Promise<PyicebergResult> {
+  const out = await new Deno.Command(await pyicebergPython(), {
     args: [new URL("./_read_pyiceberg.py", import.meta.url).pathname, JSON.stringify(args)],
     stdout: "piped",
     stderr: "piped",

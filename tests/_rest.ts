@@ -12,7 +12,7 @@ import { createScanView } from "../src/iceberg/scan/view.ts";
 import { loadTable, ManifestReader } from "../src/iceberg/table.ts";
 import { openStore } from "../src/storage/mod.ts";
 import type { S3Config } from "../src/storage/s3.ts";
-import { canonicalRows, compareJson, normalizeJson } from "./_iceberg.ts";
+import { canonicalRows, compareJson, normalizeJson, pyicebergPython } from "./_iceberg.ts";
 
 /** Where Trino's `lakehouse` catalog looks for the REST catalog (scripts/lib.sh). */
 export const REST_URI = Deno.env.get("LAKEHOUSE_REST_URI") ?? "http://127.0.0.1:8181";
@@ -100,28 +100,11 @@ export async function trino(sql: string): Promise<TrinoResult> {
   return { columns, rows, ms: performance.now() - started };
 }
 
-let python: string | undefined;
-
 /** Runs tests/_rest_pyiceberg.py (pyiceberg's RestCatalog) with `args`. */
 export async function pyicebergRest<T = Record<string, unknown>>(
   args: Record<string, unknown>,
 ): Promise<{ result: T; stderr: string }> {
-  if (!python) {
-    const install = await new Deno.Command("bash", {
-      args: [new URL("../scripts/readers.sh", import.meta.url).pathname],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    if (install.code !== 0) {
-      throw new Error(
-        `pyiceberg is not installed and 'scripts/readers.sh' failed:\n${
-          new TextDecoder().decode(install.stderr)
-        }`,
-      );
-    }
-    python = new TextDecoder().decode(install.stdout).trim();
-  }
-  const out = await new Deno.Command(python, {
+  const out = await new Deno.Command(await pyicebergPython(), {
     args: [new URL("./_rest_pyiceberg.py", import.meta.url).pathname, JSON.stringify(args)],
     stdout: "piped",
     stderr: "piped",

@@ -292,6 +292,17 @@ Deno.test("a runaway query is stopped by --timeout with a clear error", async ()
   assert.ok(Date.now() - started < 60_000, "it ended long before the query could have");
 });
 
+Deno.test("a query larger than --memory-limit spills to the scratch directory and completes", async () => {
+  // A local warehouse fetches no files, so nothing else makes the scratch
+  // directory before DuckDB spills under it.
+  const out = await query([
+    ...["--memory-limit", "64MiB", "--format", "csv"],
+    "SELECT count(*) AS n FROM (SELECT i FROM range(8000000) t(i) ORDER BY hash(i) DESC)",
+  ]);
+  assert.equal(out.code, 0, out.stderr);
+  assert.equal(out.stdout, "n\n8000000\n");
+});
+
 Deno.test("an unknown table is reported with the tables that exist", async () => {
   const out = await query(["SELECT * FROM shop.orders"]);
   assert.equal(out.code, 1);

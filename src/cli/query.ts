@@ -178,6 +178,9 @@ async function runQuery(context: CommandContext, terminal: QueryTerminal): Promi
   const asOf = values["as-of"] === undefined ? undefined : parseAsOf(values["as-of"]) as AsOf;
   const logger = createLogger(values["log-level"]);
   const scratchDir = await scratchDirectory(tmpdir ?? "/tmp", context, logger);
+  // Made now, not when a table's files are fetched: DuckDB spills under it
+  // (a local warehouse fetches nothing, and a spill without it fails).
+  await Deno.mkdir(scratchDir, { recursive: true });
   const session = await QuerySession.open({
     warehouse,
     catalog: `sqlite:${catalog}`,

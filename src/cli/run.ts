@@ -14,17 +14,15 @@ import {
   LOG_LEVEL,
   PARTITIONS,
   RETRIES,
+  S3_ACCESS_KEY,
+  S3_ENDPOINT,
+  S3_REGION,
+  S3_SECRET_KEY,
   TOPIC,
 } from "../config/common.ts";
 import { formatDuration, type OptionSpec } from "../config/options.ts";
 import { resolveOptions } from "../config/resolve.ts";
-import {
-  catalogPathProblem,
-  groupIdProblem,
-  s3EndpointProblem,
-  s3RegionProblem,
-  warehouseProblem,
-} from "../config/values.ts";
+import { catalogPathProblem, groupIdProblem, warehouseProblem } from "../config/values.ts";
 import { createKafka, ensureTopic, kafkaUnavailable } from "../kafka/mod.ts";
 import { KafkaFeed } from "../kafka/consumer.ts";
 import { filePath } from "../storage/file.ts";
@@ -66,33 +64,10 @@ export const RUN_OPTIONS = [
     description: "SQLite catalog file [default: WAREHOUSE/catalog.db for a local warehouse]",
     check: catalogPathProblem,
   },
-  {
-    name: "s3-endpoint",
-    type: "string",
-    placeholder: "URL",
-    description: "S3 API endpoint (non-AWS servers)",
-    check: s3EndpointProblem,
-  },
-  {
-    name: "s3-region",
-    type: "string",
-    default: "us-east-1",
-    description: "S3 region",
-    check: s3RegionProblem,
-  },
-  {
-    name: "s3-access-key",
-    type: "string",
-    secret: true,
-    description: "S3 access key id (prefer the environment variable)",
-  },
-  {
-    name: "s3-secret-key",
-    type: "string",
-    secret: true,
-    noFlag: true,
-    description: "S3 secret key, never printed",
-  },
+  S3_ENDPOINT,
+  S3_REGION,
+  S3_ACCESS_KEY,
+  S3_SECRET_KEY,
   {
     name: "s3-request-timeout",
     type: "duration",

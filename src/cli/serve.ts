@@ -5,17 +5,17 @@
  */
 import { join, resolve } from "node:path";
 import { createLogger, type Logger } from "../core/log.ts";
-import { LOG_LEVEL } from "../config/common.ts";
+import {
+  LOG_LEVEL,
+  S3_ACCESS_KEY,
+  S3_ENDPOINT,
+  S3_REGION,
+  S3_SECRET_KEY,
+} from "../config/common.ts";
 import type { OptionSpec, OptionValue } from "../config/options.ts";
 import { directoryProblem, sqliteFileProblem } from "../config/paths.ts";
 import { checkOption, rejectOption, resolveOptions } from "../config/resolve.ts";
-import {
-  catalogPathProblem,
-  localPath,
-  s3EndpointProblem,
-  s3RegionProblem,
-  warehouseProblem,
-} from "../config/values.ts";
+import { catalogPathProblem, localPath, warehouseProblem } from "../config/values.ts";
 import { filePath } from "../storage/file.ts";
 import type { S3Config } from "../storage/s3.ts";
 import { isLoopback, parseListen, type RunningServer, startRestServer } from "../server/mod.ts";
@@ -79,33 +79,10 @@ const SERVE_OPTIONS = [
     description: "SQLite catalog file [default: WAREHOUSE/catalog.db for a local warehouse]",
     check: catalogPathProblem,
   },
-  {
-    name: "s3-endpoint",
-    type: "string",
-    placeholder: "URL",
-    description: "S3 API endpoint (non-AWS servers); also handed to clients",
-    check: s3EndpointProblem,
-  },
-  {
-    name: "s3-region",
-    type: "string",
-    default: "us-east-1",
-    description: "S3 region",
-    check: s3RegionProblem,
-  },
-  {
-    name: "s3-access-key",
-    type: "string",
-    secret: true,
-    description: "S3 access key id (prefer the environment variable)",
-  },
-  {
-    name: "s3-secret-key",
-    type: "string",
-    secret: true,
-    noFlag: true,
-    description: "S3 secret key, never printed",
-  },
+  { ...S3_ENDPOINT, description: "S3 API endpoint (non-AWS servers); also handed to clients" },
+  S3_REGION,
+  S3_ACCESS_KEY,
+  S3_SECRET_KEY,
   SERVE_CREDENTIALS,
   AUTH_TOKEN,
   LOG_LEVEL,

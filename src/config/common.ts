@@ -1,6 +1,6 @@
 /** Options shared by several commands. */
 import type { OptionSpec } from "./options.ts";
-import { brokersProblem, topicProblem } from "./values.ts";
+import { brokersProblem, s3EndpointProblem, s3RegionProblem, topicProblem } from "./values.ts";
 
 export const LOG_LEVEL = {
   name: "log-level",
@@ -51,4 +51,35 @@ export const RETRIES = {
   max: 100,
   default: 5,
   description: "retries of a failed Kafka request (with backoff) before giving up",
+} as const satisfies OptionSpec;
+
+export const S3_ENDPOINT = {
+  name: "s3-endpoint",
+  type: "string",
+  placeholder: "URL",
+  description: "S3 API endpoint (non-AWS servers)",
+  check: s3EndpointProblem,
+} as const satisfies OptionSpec;
+
+export const S3_REGION = {
+  name: "s3-region",
+  type: "string",
+  default: "us-east-1",
+  description: "S3 region",
+  check: s3RegionProblem,
+} as const satisfies OptionSpec;
+
+export const S3_ACCESS_KEY = {
+  name: "s3-access-key",
+  type: "string",
+  secret: true,
+  description: "S3 access key id (prefer the environment variable)",
+} as const satisfies OptionSpec;
+
+export const S3_SECRET_KEY = {
+  name: "s3-secret-key",
+  type: "string",
+  secret: true,
+  noFlag: true,
+  description: "S3 secret key, never printed",
 } as const satisfies OptionSpec;

@@ -9,6 +9,7 @@
 import type { TableIdentifier } from "../catalog/catalog.ts";
 import type { TableRequirement, TableUpdate } from "../iceberg/commit/updates.ts";
 import { parseMetadataJson } from "../iceberg/spec/json.ts";
+import { jsonTypeOf } from "../iceberg/spec/metadata.ts";
 import { parsePrimitiveType } from "../iceberg/spec/schema.ts";
 import { parseTransform } from "../iceberg/spec/transforms.ts";
 import type {
@@ -35,16 +36,6 @@ export function parseBody(text: string): unknown {
   }
 }
 
-function describe(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null) return "null";
-  if (typeof value === "bigint" || typeof value === "number") return "a number";
-  if (typeof value === "string") return "a string";
-  if (typeof value === "boolean") return "a boolean";
-  if (Array.isArray(value)) return "an array";
-  return "an object";
-}
-
 function at(path: string, key: string | number): string {
   if (typeof key === "number") return `${path}[${key}]`;
   return path === "" ? key : `${path}.${key}`;
@@ -56,7 +47,7 @@ function fail(path: string, problem: string): RestError {
 
 export function object(value: unknown, path: string): Json {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw fail(path, `must be a JSON object, got ${describe(value)}`);
+    throw fail(path, `must be a JSON object, got ${jsonTypeOf(value)}`);
   }
   return value as Json;
 }
@@ -74,7 +65,7 @@ function present(o: Json, key: string): boolean {
 export function string(o: Json, key: string, path: string): string {
   const value = required(o, key, path);
   if (typeof value !== "string") {
-    throw fail(at(path, key), `must be a string, got ${describe(value)}`);
+    throw fail(at(path, key), `must be a string, got ${jsonTypeOf(value)}`);
   }
   return value;
 }
@@ -86,7 +77,7 @@ function optionalString(o: Json, key: string, path: string): string | undefined 
 function boolean(o: Json, key: string, path: string): boolean {
   const value = required(o, key, path);
   if (typeof value !== "boolean") {
-    throw fail(at(path, key), `must be true or false, got ${describe(value)}`);
+    throw fail(at(path, key), `must be true or false, got ${jsonTypeOf(value)}`);
   }
   return value;
 }
@@ -94,7 +85,7 @@ function boolean(o: Json, key: string, path: string): boolean {
 function toInt(value: unknown, path: string): number {
   const n = typeof value === "bigint" ? Number(value) : value;
   if (typeof n !== "number" || !Number.isSafeInteger(n)) {
-    throw fail(path, `must be an integer, got ${describe(value)}`);
+    throw fail(path, `must be an integer, got ${jsonTypeOf(value)}`);
   }
   return n;
 }
@@ -110,7 +101,7 @@ function optionalInt(o: Json, key: string, path: string): number | undefined {
 function toLong(value: unknown, path: string): bigint {
   if (typeof value === "bigint") return value;
   if (typeof value === "number" && Number.isSafeInteger(value)) return BigInt(value);
-  throw fail(path, `must be an integer, got ${describe(value)}`);
+  throw fail(path, `must be an integer, got ${jsonTypeOf(value)}`);
 }
 
 function long(o: Json, key: string, path: string): bigint {
@@ -119,7 +110,9 @@ function long(o: Json, key: string, path: string): bigint {
 
 function array(o: Json, key: string, path: string): unknown[] {
   const value = required(o, key, path);
-  if (!Array.isArray(value)) throw fail(at(path, key), `must be an array, got ${describe(value)}`);
+  if (!Array.isArray(value)) {
+    throw fail(at(path, key), `must be an array, got ${jsonTypeOf(value)}`);
+  }
   return value;
 }
 
@@ -127,7 +120,7 @@ export function stringMap(value: unknown, path: string): Record<string, string> 
   const o = object(value, path);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(o)) {
-    if (typeof v !== "string") throw fail(at(path, k), `must be a string, got ${describe(v)}`);
+    if (typeof v !== "string") throw fail(at(path, k), `must be a string, got ${jsonTypeOf(v)}`);
     out[k] = v;
   }
   return out;
@@ -136,7 +129,7 @@ export function stringMap(value: unknown, path: string): Record<string, string> 
 /** A namespace as the JSON bodies carry it: an array of level names. */
 export function namespaceOf(value: unknown, path: string): string[] {
   if (!Array.isArray(value)) {
-    throw fail(path, `must be an array of strings, got ${describe(value)}`);
+    throw fail(path, `must be an array of strings, got ${jsonTypeOf(value)}`);
   }
   if (value.length === 0) throw fail(path, "must have at least one level");
   return value.map((v, i) => {

@@ -55,13 +55,13 @@ class Reader {
 
   object(value: unknown, path: string): Json {
     if (typeof value !== "object" || value === null || Array.isArray(value)) {
-      throw this.fail(path, `must be an object, got ${describe(value)}`);
+      throw this.fail(path, `must be an object, got ${jsonTypeOf(value)}`);
     }
     return value as Json;
   }
 
   array(value: unknown, path: string): unknown[] {
-    if (!Array.isArray(value)) throw this.fail(path, `must be an array, got ${describe(value)}`);
+    if (!Array.isArray(value)) throw this.fail(path, `must be an array, got ${jsonTypeOf(value)}`);
     return value;
   }
 
@@ -74,7 +74,7 @@ class Reader {
   string(o: Json, key: string, path: string): string {
     const value = this.required(o, key, path);
     if (typeof value !== "string") {
-      throw this.fail(join(path, key), `must be a string, got ${describe(value)}`);
+      throw this.fail(join(path, key), `must be a string, got ${jsonTypeOf(value)}`);
     }
     return value;
   }
@@ -82,7 +82,7 @@ class Reader {
   boolean(o: Json, key: string, path: string): boolean {
     const value = this.required(o, key, path);
     if (typeof value !== "boolean") {
-      throw this.fail(join(path, key), `must be a boolean, got ${describe(value)}`);
+      throw this.fail(join(path, key), `must be a boolean, got ${jsonTypeOf(value)}`);
     }
     return value;
   }
@@ -126,7 +126,7 @@ class Reader {
     const out: Record<string, string> = {};
     for (const [k, v] of Object.entries(o)) {
       if (typeof v !== "string") {
-        throw this.fail(join(path, k), `must be a string, got ${describe(v)}`);
+        throw this.fail(join(path, k), `must be a string, got ${jsonTypeOf(v)}`);
       }
       out[k] = v;
     }
@@ -141,12 +141,12 @@ function join(path: string, key: string): string {
 /** What a value found where an integer was expected is, without the value. */
 function describeNumber(value: unknown): string {
   if (typeof value === "bigint") return "an integer beyond 2^53";
-  if (typeof value !== "number") return describe(value);
+  if (typeof value !== "number") return jsonTypeOf(value);
   return Number.isInteger(value) ? "an integer beyond 2^53" : "a number with a fraction";
 }
 
 /** The JSON type of a value found where another was expected; never the value. */
-function describe(value: unknown): string {
+export function jsonTypeOf(value: unknown): string {
   if (value === undefined) return "nothing";
   if (value === null) return "null";
   if (typeof value === "bigint" || typeof value === "number") return "a number";
