@@ -208,7 +208,9 @@ Deno.test("engine rides out an S3 server frozen for 60 s: warns, pauses, resumes
     );
     try {
       await engine.waitFor(/assigned partitions/, 30_000);
-      await sleep(5_000);
+      // Storage is taken away only once the engine is writing: the generator
+      // may take a while to start producing on a loaded machine.
+      await engine.waitFor(/committed [1-9]/, 60_000);
       signal(s3.process, "SIGSTOP");
       await sleep(60_000);
       signal(s3.process, "SIGCONT");
@@ -272,7 +274,9 @@ Deno.test("SIGTERM while the S3 server is frozen: exit 0 within --shutdown-timeo
     );
     try {
       await engine.waitFor(/assigned partitions/, 30_000);
-      await sleep(4_000);
+      // Storage is taken away only once the engine is writing: the generator
+      // may take a while to start producing on a loaded machine.
+      await engine.waitFor(/committed [1-9]/, 60_000);
       signal(s3.process, "SIGSTOP");
       await engine.waitFor(/ failing: /, 60_000);
       const signalled = Date.now();
@@ -369,7 +373,9 @@ Deno.test("an unprivileged engine rides out its warehouse being read-only for 20
     );
     try {
       await engine.waitFor(/assigned partitions/, 60_000);
-      await sleep(6_000);
+      // Storage is taken away only once the engine is writing: the generator
+      // may take a while to start producing on a loaded machine.
+      await engine.waitFor(/committed [1-9]/, 60_000);
       await setWritable(warehouse, false);
       await engine.waitFor(/ failing: .*[Pp]ermission denied/, 30_000);
       await sleep(20_000);
@@ -418,7 +424,9 @@ Deno.test("SIGTERM while the warehouse is read-only: exit 0 within --shutdown-ti
     );
     try {
       await engine.waitFor(/assigned partitions/, 60_000);
-      await sleep(4_000);
+      // Storage is taken away only once the engine is writing: the generator
+      // may take a while to start producing on a loaded machine.
+      await engine.waitFor(/committed [1-9]/, 60_000);
       await setWritable(warehouse, false);
       await engine.waitFor(/ failing: /, 30_000);
       const signalled = Date.now();
