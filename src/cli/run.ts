@@ -107,7 +107,7 @@ export const RUN_OPTIONS = [
 
 export const runCommand: Command = {
   name: "run",
-  summary: "run the engine: Kafka -> orders_events + orders_rejects, exactly once",
+  summary: "run the engine: Kafka -> orders_events, orders_current, orders_rejects, exactly once",
   usage: "lakehouse run [--brokers HOST:PORT] [--warehouse DIR|s3://B/P] [--catalog PATH.db]",
   details: `Examples:
   lakehouse run --warehouse ./wh
