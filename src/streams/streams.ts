@@ -85,6 +85,9 @@ export const SAMPLE_STAGED_EVENT = JSON.stringify({
   },
 }) + "\n";
 
+/** The statement each input relation was last loaded with, per database (see AppendStream.load). */
+const loadedInputs = new WeakMap<DuckDb, Map<string, string>>();
+
 export abstract class AppendStream {
   readonly writer: TableWriter;
   readonly sql: SqlFile;
@@ -157,12 +160,21 @@ export abstract class AppendStream {
     } else {
       paths = staged;
     }
-    try {
-      await this.duckdb.run(
-        `CREATE OR REPLACE TEMP TABLE ${sqlIdent(this.inputName)} AS
+    const statement = `CREATE OR REPLACE TEMP TABLE ${sqlIdent(this.inputName)} AS
            SELECT * FROM (${this.stagedSelect(`[${paths.map(sqlString).join(", ")}]`)})
-           WHERE ${where}`,
-      );
+           WHERE ${where}`;
+    // orders_events and orders_current read the same staged file into the
+    // same relation with the same columns and predicate (unless a table is
+    // behind the other): the second reads what the first loaded. Staged
+    // files are never rewritten (each has a new name), so the same
+    // statement means the same rows.
+    const loaded = loadedInputs.get(this.duckdb) ??
+      loadedInputs.set(this.duckdb, new Map()).get(this.duckdb)!;
+    if (temp === undefined && loaded.get(this.inputName) === statement) return;
+    loaded.delete(this.inputName);
+    try {
+      await this.duckdb.run(statement);
+      if (temp === undefined) loaded.set(this.inputName, statement);
     } finally {
       if (temp) await Deno.remove(temp).catch(() => {});
     }
