@@ -4,10 +4,21 @@
  * plain objects with bigint for BIGINT/HUGEINT and strings for decimals and
  * timestamps, so nothing loses precision on the way to Iceberg.
  */
-import { type DuckDBConnection, DuckDBInstance } from "@duckdb/node-api";
+import {
+  BIGINT,
+  type DuckDBConnection,
+  DuckDBInstance,
+  DuckDBScalarFunction,
+  INTEGER,
+  VARCHAR,
+} from "@duckdb/node-api";
 import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
 
 export type Row = Record<string, unknown>;
+
+/** Parameter types a function defined in JS may take (see DuckDb.defineFunction). */
+export type ScalarParam = "VARCHAR" | "BIGINT" | "INTEGER";
+const PARAM_TYPES = { VARCHAR, BIGINT, INTEGER };
 
 export interface DuckDbOptions {
   /** Database file, or ":memory:" (default). */
@@ -21,6 +32,7 @@ export interface DuckDbOptions {
 export class DuckDb {
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
+  readonly #functions = new Set<string>();
 
   private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
     this.#instance = instance;
@@ -34,6 +46,37 @@ export class DuckDb {
     const instance = await DuckDBInstance.create(options.path ?? ":memory:", config);
     const connection = await instance.connect();
     return new DuckDb(instance, connection);
+  }
+
+  /**
+   * Defines SQL function `name(x)` -> INTEGER computed by `fn` (NULL in, NULL
+   * out), once per database: for what DuckDB lacks (Iceberg's murmur3
+   * buckets). DuckDB hands it whole vectors, so values never travel as rows.
+   */
+  defineFunction(
+    name: string,
+    param: ScalarParam,
+    fn: (value: string | bigint | number) => number,
+  ): void {
+    if (this.#functions.has(name)) return;
+    this.#connection.registerScalarFunction(DuckDBScalarFunction.create({
+      name,
+      returnType: INTEGER,
+      parameterTypes: [PARAM_TYPES[param]],
+      mainFunction: (info, input, output) => {
+        try {
+          const values = input.getColumnVector(0);
+          for (let i = 0; i < input.rowCount; i++) {
+            const v = values.getItem(i) as string | bigint | number | null;
+            output.setItem(i, v === null ? null : fn(v));
+          }
+          output.flush();
+        } catch (error) {
+          info.setError(`${name}: ${errorMessage(error)}`);
+        }
+      },
+    }));
+    this.#functions.add(name);
   }
 
   /** Runs statements for their effect. */
@@ -52,33 +95,6 @@ export class DuckDb {
       return reader.getRowObjectsJS() as T[];
     } catch (error) {
       throw sqlError(sql, error);
-    }
-  }
-
-  /**
-   * Appends rows to an existing table through DuckDB's appender: much
-   * cheaper than INSERT statements for many rows. Values are VARCHAR
-   * (string), INTEGER (number), BIGINT (bigint) or NULL, in column order.
-   */
-  async append(table: string, rows: readonly (readonly (string | number | bigint | null)[])[]) {
-    try {
-      const appender = await this.#connection.createAppender(table);
-      try {
-        for (const row of rows) {
-          for (const v of row) {
-            if (v === null) appender.appendNull();
-            else if (typeof v === "string") appender.appendVarchar(v);
-            else if (typeof v === "bigint") appender.appendBigInt(v);
-            else appender.appendInteger(v);
-          }
-          appender.endRow();
-        }
-        appender.flushSync();
-      } finally {
-        appender.closeSync();
-      }
-    } catch (error) {
-      throw sqlError(`(append to ${table})`, error);
     }
   }
 

@@ -57,10 +57,15 @@ export function parseTransform(transform: string): ParsedTransform {
 
 /** Murmur3 x86 32-bit as a signed int, like Guava's `murmur3_32_fixed().hashBytes().asInt()`. */
 export function murmur3_32(bytes: Uint8Array, seed = 0): number {
+  return murmur3Prefix(bytes, bytes.length, seed);
+}
+
+/** murmur3_32 of bytes[0 .. length). */
+function murmur3Prefix(bytes: Uint8Array, length: number, seed: number): number {
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
   let h = seed | 0;
-  const blocks = bytes.length >>> 2;
+  const blocks = length >>> 2;
   for (let i = 0; i < blocks; i++) {
     const o = i * 4;
     let k = bytes[o] | (bytes[o + 1] << 8) | (bytes[o + 2] << 16) | (bytes[o + 3] << 24);
@@ -73,7 +78,7 @@ export function murmur3_32(bytes: Uint8Array, seed = 0): number {
   }
   const tail = blocks * 4;
   let k = 0;
-  switch (bytes.length & 3) {
+  switch (length & 3) {
     case 3:
       k ^= bytes[tail + 2] << 16;
     // falls through
@@ -87,7 +92,7 @@ export function murmur3_32(bytes: Uint8Array, seed = 0): number {
       k = Math.imul(k, c2);
       h ^= k;
   }
-  h ^= bytes.length;
+  h ^= length;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
@@ -102,7 +107,19 @@ export function murmur3_32(bytes: Uint8Array, seed = 0): number {
  * 34 land in the same bucket and type promotion keeps buckets stable.
  */
 export function bucketHash(value: unknown, type: PrimitiveType): number {
+  if (type === "string") return stringHash(toText(type, value));
   return murmur3_32(hashBytes(type, value));
+}
+
+/**
+ * A string's hash without a buffer per value: bucketing a batch hashes
+ * every key of it (UTF-8 takes at most 3 bytes per UTF-16 code unit).
+ */
+let utf8Scratch = new Uint8Array(256);
+function stringHash(value: string): number {
+  if (utf8Scratch.length < value.length * 3) utf8Scratch = new Uint8Array(value.length * 3);
+  const { written } = utf8.encodeInto(value, utf8Scratch);
+  return murmur3Prefix(utf8Scratch, written, 0);
 }
 
 function hashBytes(type: PrimitiveType, value: unknown): Uint8Array {
