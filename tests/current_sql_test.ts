@@ -115,9 +115,9 @@ Deno.test("events after CANCELLED are ignored by the shipped rule and applied by
 const ITEMS_COUNT: Readonly<Record<string, (sql: string) => string>> = {
   "current_changes.sql": (sql) =>
     sql.replace(
-      /(max\(kafka_offset\)\s+AS last_kafka_offset)\n/,
-      "$1,\n  CAST(list_sum(list_transform(arg_max(payload.items, kafka_offset), i -> i.quantity))\n" +
-        "    AS INTEGER)                                                          AS items_count\n",
+      /(b\.kafka_offset\s+AS last_kafka_offset)\n/,
+      "$1,\n  CAST(list_sum(list_transform(b.payload.items, i -> i.quantity)) AS INTEGER) " +
+        "AS items_count\n",
     ),
   "current_merge.sql": (sql) =>
     sql.replace(
@@ -183,7 +183,7 @@ Deno.test("a broken current_merge.sql or current_changes.sql stops start-up nami
         name: "changes-column",
         file: "current_changes.sql",
         edit: (sql) =>
-          sql.replace(/max\(kafka_offset\)(\s+)AS last/, "max(kafka_offsett)$1AS last"),
+          sql.replace(/min\(kafka_offset\)(\s+)AS end_offset/, "min(kafka_offsett)$1AS end_offset"),
         marker: "kafka_offsett",
       },
     ];
