@@ -18,7 +18,8 @@
  * Both topics are preloaded once (`lakehouse generate --count N --rate 0
  * --bad-rate 0.001 --topic T`, the same with `--count 2000` for S); a build
  * is a checkout's directory (default: this one), e.g. a `git worktree` of
- * the commit to compare with.
+ * the commit to compare with, optionally followed by engine options to
+ * compare settings: `--build ". --fetch-bytes 1048576"`.
  */
 import { parseArgs } from "node:util";
 
@@ -55,6 +56,7 @@ interface Sample {
 }
 
 async function drain(build: string, topic: string, stopAfter: number): Promise<Sample> {
+  const [checkout, ...engineArgs] = build.split(" ").filter((w) => w !== "");
   const dir = await Deno.makeTempDir({ prefix: "stages-" });
   const started = performance.now();
   const child = new Deno.Command("/usr/bin/time", {
@@ -64,7 +66,7 @@ async function drain(build: string, topic: string, stopAfter: number): Promise<S
       Deno.execPath(),
       "run",
       "--allow-all",
-      `${build}/main.ts`,
+      `${checkout}/main.ts`,
       "run",
       "--brokers",
       values.brokers!,
@@ -82,6 +84,7 @@ async function drain(build: string, topic: string, stopAfter: number): Promise<S
       values["max-records-per-trigger"]!,
       "--stop-after",
       String(stopAfter),
+      ...engineArgs,
     ],
     env: { NO_COLOR: "1" },
     stdout: "null",
