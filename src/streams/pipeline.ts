@@ -197,7 +197,10 @@ export class Pipeline {
     while (this.#worker) await this.#worker;
     this.#throwIfFailed();
     const { rejects } = this.#options;
-    if (rejects) await this.#exclusively(() => this.#retrying(() => rejects.settle()));
+    if (!rejects) return;
+    const rows = await this.#exclusively(() => this.#retrying(() => rejects.settle()));
+    const table = rejects.writer.name;
+    this.stats.rows.set(table, (this.stats.rows.get(table) ?? 0n) + rows);
   }
 
   /**

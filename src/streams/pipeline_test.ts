@@ -127,6 +127,8 @@ for (const decodeInline of [false, true]) {
       assert.deepEqual(rejectsAfter.offsets, end);
       assert.equal(eventsAfter.rows + rejectsAfter.rows, 1_000);
       assert.equal(rejectsAfter.rows, totalRejects);
+      // The rows the flush committed are counted in the final report too.
+      assert.equal(second.pipeline.stats.rows.get("orders_rejects"), BigInt(totalRejects));
       assert.ok(bad > 0);
       assert.equal(totalRejects, bad);
       // The rejects went in one commit at flush, not one per batch.

@@ -110,9 +110,9 @@ export abstract class AppendStream {
     return this.writer.options.logger;
   }
 
-  /** Commits whatever the stream holds back (at shutdown); nothing by default. */
-  settle(): Promise<void> {
-    return Promise.resolve();
+  /** Commits whatever the stream holds back (at shutdown); the rows committed (none by default). */
+  settle(): Promise<bigint> {
+    return Promise.resolve(0n);
   }
 
   /** Forgets held-back work of partitions this process no longer owns; nothing by default. */
@@ -616,8 +616,8 @@ export class RejectsStream extends AppendStream {
   }
 
   /** Commits whatever is pending (at shutdown, so a restart does not read it again). */
-  override async settle(): Promise<void> {
-    await this.commitPending();
+  override async settle(): Promise<bigint> {
+    return (await this.commitPending())?.rows ?? 0n;
   }
 
   /**
