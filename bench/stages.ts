@@ -10,18 +10,22 @@
  * thread (kafkajs fetch, batching, commits), `worker-1` the decode worker,
  * `tokio-runtime-w` the blocking pool DuckDB's queries and file I/O run on,
  * `V8` the garbage collector's helpers. Start-up (the process until its
- * first records are committed) is the CPU of a run over a small topic
- * (`--startup-topic`, 2,000 events: one batch) and is subtracted.
+ * first records are committed) is the CPU of a run over a small topic of
+ * 2,000 events (one batch) and is subtracted.
  *
- *   deno task bench stages -- --topic T --startup-topic S [--count N] [--rounds R] [--build DIR ...]
+ *   deno task bench stages [-- --count N] [--rounds R] [--build DIR ...]
+ *     [--topic T --startup-topic S]
  *
- * Both topics are preloaded once (`lakehouse generate --count N --rate 0
- * --bad-rate 0.001 --topic T`, the same with `--count 2000` for S); a build
- * is a checkout's directory (default: this one), e.g. a `git worktree` of
+ * Without --topic, both topics are preloaded (seeded, 0.1% bad records, as
+ * the drain benchmark) and removed afterwards; with it, topics preloaded
+ * earlier (`lakehouse generate --count N --rate 0 --bad-rate 0.001`) are
+ * reused, which saves the preload across runs. A build is a checkout's
+ * directory (default: this one), e.g. a `git worktree` of
  * the commit to compare with, optionally followed by engine options to
  * compare settings: `--build ". --fetch-bytes 1048576"`.
  */
 import { parseArgs } from "node:util";
+import { deleteTopic } from "./_topics.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -37,13 +41,34 @@ const { values } = parseArgs({
     "max-records-per-trigger": { type: "string", default: "200000" },
   },
 });
-if (!values.topic || !values["startup-topic"]) {
-  console.error(
-    "--topic and --startup-topic are required: topics preloaded with `lakehouse generate --count N`",
-  );
+if (Boolean(values.topic) !== Boolean(values["startup-topic"])) {
+  console.error("--topic and --startup-topic go together (or neither: both are preloaded)");
   Deno.exit(2);
 }
 const count = Number(values.count);
+const preloaded: string[] = [];
+if (!values.topic) {
+  const stamp = Date.now();
+  values.topic = `bench-stages-${stamp}`;
+  values["startup-topic"] = `bench-stages-startup-${stamp}`;
+  for (const [topic, n] of [[values.topic, count], [values["startup-topic"], 2000]] as const) {
+    console.log(`preloading ${n} events into ${topic}...`);
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        new URL("../main.ts", import.meta.url).pathname,
+        "generate",
+        ...["--seed", "stages", "--count", String(n), "--bad-rate", "0.001", "--rate", "0"],
+        ...["--brokers", values.brokers!, "--topic", topic],
+      ],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    preloaded.push(topic);
+  }
+}
 const rounds = Number(values.rounds);
 const builds = values.build ?? [new URL("..", import.meta.url).pathname];
 const TICKS = 100; // USER_HZ: /proc times are in 1/100 s.
@@ -144,35 +169,43 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 }
 
-const startup = new Map<string, Sample[]>();
-const full = new Map<string, Sample[]>();
-for (let round = 1; round <= rounds; round++) {
+try {
+  await report();
+} finally {
+  for (const topic of preloaded) await deleteTopic(values.brokers!, topic);
+}
+
+async function report(): Promise<void> {
+  const startup = new Map<string, Sample[]>();
+  const full = new Map<string, Sample[]>();
+  for (let round = 1; round <= rounds; round++) {
+    for (const build of builds) {
+      const s0 = await drain(build, values["startup-topic"]!, Number(values["startup-count"]));
+      const s = await drain(build, values.topic!, count);
+      (startup.get(build) ?? startup.set(build, []).get(build)!).push(s0);
+      (full.get(build) ?? full.set(build, []).get(build)!).push(s);
+      const us = ((s.cpuSeconds - s0.cpuSeconds) / count) * 1e6;
+      const split = [...s.threads].sort().map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ");
+      console.log(
+        `round ${round} ${build}: ${us.toFixed(1)} us/event (cpu ${s.cpuSeconds.toFixed(1)} s, ` +
+          `start-up ${s0.cpuSeconds.toFixed(1)} s), wall ${s.wallSeconds.toFixed(1)} s, ` +
+          `peak RSS ${s.peakRssMiB} MiB; threads: ${split}`,
+      );
+    }
+  }
+  console.log(`\nmedians over ${rounds} rounds, ${count} events, tables ${values.tables}:`);
   for (const build of builds) {
-    const s0 = await drain(build, values["startup-topic"]!, Number(values["startup-count"]));
-    const s = await drain(build, values.topic!, count);
-    (startup.get(build) ?? startup.set(build, []).get(build)!).push(s0);
-    (full.get(build) ?? full.set(build, []).get(build)!).push(s);
-    const us = ((s.cpuSeconds - s0.cpuSeconds) / count) * 1e6;
-    const split = [...s.threads].sort().map(([k, v]) => `${k} ${v.toFixed(1)}s`).join(", ");
+    const runs = full.get(build)!;
+    const s0 = median(startup.get(build)!.map((s) => s.cpuSeconds));
+    const groups = new Set(runs.flatMap((r) => [...r.threads.keys()]));
+    const perStage = [...groups].sort().map((g) =>
+      `${g} ${(median(runs.map((r) => r.threads.get(g) ?? 0)) / count * 1e6).toFixed(1)}`
+    ).join(", ");
     console.log(
-      `round ${round} ${build}: ${us.toFixed(1)} us/event (cpu ${s.cpuSeconds.toFixed(1)} s, ` +
-        `start-up ${s0.cpuSeconds.toFixed(1)} s), wall ${s.wallSeconds.toFixed(1)} s, ` +
-        `peak RSS ${s.peakRssMiB} MiB; threads: ${split}`,
+      `${build}: ` +
+        `${((median(runs.map((r) => r.cpuSeconds)) - s0) / count * 1e6).toFixed(1)} us/event, ` +
+        `drain ${Math.round(count / median(runs.map((r) => r.wallSeconds)))} events/s wall, ` +
+        `peak RSS ${median(runs.map((r) => r.peakRssMiB))} MiB; us/event by thread: ${perStage}`,
     );
   }
-}
-console.log(`\nmedians over ${rounds} rounds, ${count} events, tables ${values.tables}:`);
-for (const build of builds) {
-  const runs = full.get(build)!;
-  const s0 = median(startup.get(build)!.map((s) => s.cpuSeconds));
-  const groups = new Set(runs.flatMap((r) => [...r.threads.keys()]));
-  const perStage = [...groups].sort().map((g) =>
-    `${g} ${(median(runs.map((r) => r.threads.get(g) ?? 0)) / count * 1e6).toFixed(1)}`
-  ).join(", ");
-  console.log(
-    `${build}: ` +
-      `${((median(runs.map((r) => r.cpuSeconds)) - s0) / count * 1e6).toFixed(1)} us/event, ` +
-      `drain ${Math.round(count / median(runs.map((r) => r.wallSeconds)))} events/s wall, ` +
-      `peak RSS ${median(runs.map((r) => r.peakRssMiB))} MiB; us/event by thread: ${perStage}`,
-  );
 }
