@@ -1,12 +1,13 @@
 /**
- * validateEvent (payload) and validateRecord (payload, timestamp, key)
- * throughput against their floor, UTF-8 decoding plus JSON.parse of the same
+ * validateEvent (payload), validateRecord (payload, timestamp, key) and
+ * the one-pass fastAccepts throughput against their floor, UTF-8 decoding plus JSON.parse of the same
  * payloads, and staging the accepted records as decodeBatch does:
  * `deno bench src/batch/validate_bench.ts`.
  */
 import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
 import { StagedWriter } from "./staged.ts";
+import { fastAccepts } from "./fast_accept.ts";
 import { validateEvent, validateRecord } from "./validate.ts";
 
 const COUNT = 10_000;
@@ -39,6 +40,14 @@ Deno.bench(`validateRecord (payload, timestamp, key), ${COUNT} events`, {
   group: "validate",
 }, () => {
   for (let i = 0; i < COUNT; i++) validateRecord(values[i], keys[i], 1_767_225_600_000);
+});
+
+Deno.bench(`fastAccepts (payload, timestamp, key), ${COUNT} events`, {
+  group: "validate",
+}, () => {
+  for (let i = 0; i < COUNT; i++) {
+    if (!fastAccepts(values[i], keys[i], 1_767_225_600_000)) throw new Error("not plain");
+  }
 });
 
 Deno.bench(`StagedWriter, ${COUNT} events`, () => {
