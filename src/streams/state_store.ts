@@ -119,10 +119,12 @@ export class StateStore {
     }
     // Each batch rewrites rows spread over the whole store; at DuckDB's
     // default threshold (16 MiB of WAL) every batch's update ended in a
-    // checkpoint rewriting most of the file (0.5-1.4 s per 200,000-event
-    // batch against 0.3 s without). The WAL is replayed on the next attach
-    // after a crash; the store is derived data either way.
-    await duckdb.run("SET checkpoint_threshold = '1GB'");
+    // checkpoint rewriting most of the file (0.2-1.4 s per 200,000-event
+    // batch). Until a checkpoint the changes are held in memory as well, so
+    // the threshold is a memory cost: 1 GB cost 0.4 GiB of peak RSS in a
+    // 5M-event drain, 256 MB none (BENCHMARKS.md). The WAL is replayed on
+    // the next attach after a crash; the store is derived data either way.
+    await duckdb.run("SET checkpoint_threshold = '256MB'");
     await duckdb.run(`CREATE TABLE IF NOT EXISTS ${META} (key VARCHAR PRIMARY KEY, value VARCHAR)`);
     const meta = new Map(
       (await duckdb.query<{ key: string; value: string }>(`SELECT key, value FROM ${META}`))
