@@ -25,6 +25,7 @@
  *   {"table": "orders_rejects", "kind": "...", "reason"?: "substring",
  *   "reasonPattern"?: "regex"}, or {"table": "none"} (aborted).
  */
+import { concatBytes } from "../src/core/bytes.ts";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { Kafka, logLevel, type Message, Partitioners, type Producer } from "kafkajs";
@@ -85,14 +86,7 @@ function bytesOf(spec: BytesSpec): Uint8Array | null {
     for (let i = 0; i < out.length; i++) out[i] = unit[i % unit.length];
     return out;
   }
-  const parts = spec.concat.map((part) => bytesOf(part) ?? new Uint8Array(0));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  return concatBytes(spec.concat.map((part) => bytesOf(part) ?? new Uint8Array(0)));
 }
 
 async function loadCorpus(): Promise<CorpusRecord[]> {

@@ -3,6 +3,7 @@
  * the fuzz and differential tests of the decode path.
  */
 import { systemClock } from "../core/clock.ts";
+import { concatBytes } from "../core/bytes.ts";
 import { Random } from "../core/random.ts";
 import { EventSource } from "../generate/source.ts";
 import type { RawRecord } from "./types.ts";
@@ -86,18 +87,18 @@ export function mutate(value: Uint8Array, random: Random): Uint8Array {
         break;
       }
       case 2: // delete a run
-        bytes = concat(bytes.subarray(0, at), bytes.subarray(at + 1 + random.int(8)));
+        bytes = concatBytes([bytes.subarray(0, at), bytes.subarray(at + 1 + random.int(8))]);
         break;
       case 3: // insert a snippet
-        bytes = concat(
+        bytes = concatBytes([
           bytes.subarray(0, at),
           SNIPPETS[random.int(SNIPPETS.length)],
           bytes.subarray(at),
-        );
+        ]);
         break;
       case 4: { // duplicate a run (keys, values, whole members)
         const end = Math.min(bytes.length, at + 1 + random.int(40));
-        bytes = concat(bytes.subarray(0, end), bytes.subarray(at, end), bytes.subarray(end));
+        bytes = concatBytes([bytes.subarray(0, end), bytes.subarray(at, end), bytes.subarray(end)]);
         break;
       }
       case 5: // truncate
@@ -125,16 +126,6 @@ export function isOneLine(text: string): boolean {
     if (c < 0x20 || c === 0x7f || c === 0x2028 || c === 0x2029) return false;
   }
   return true;
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
 
 /**

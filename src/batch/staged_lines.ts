@@ -7,6 +7,7 @@
  * original bytes.
  */
 import { join } from "node:path";
+import { concatBytes } from "../core/bytes.ts";
 import { LakehouseError } from "../core/errors.ts";
 import type { BlankedPayload } from "./decode.ts";
 import type { RawRecord } from "./types.ts";
@@ -65,7 +66,7 @@ export class StagedLines {
       parts.push(part);
       if (part.length > 0 && part[part.length - 1] !== LF) parts.push(new Uint8Array([LF]));
     }
-    const bytes = parts.length === 1 ? parts[0] : concat(parts);
+    const bytes = parts.length === 1 ? parts[0] : concatBytes(parts);
     const starts = [0];
     for (let at = bytes.indexOf(LF); at !== -1; at = bytes.indexOf(LF, at + 1)) {
       starts.push(at + 1);
@@ -141,14 +142,4 @@ export class StagedLines {
     await Deno.writeFile(path, out);
     return path;
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
 }
