@@ -23,7 +23,7 @@ import {
   QUANTITY_MAX,
   STATUSES,
 } from "../events/contract.ts";
-import { KAFKA_TIMESTAMP_MAX, KAFKA_TIMESTAMP_NONE } from "./validate.ts";
+import { isUuidCode, KAFKA_TIMESTAMP_MAX, KAFKA_TIMESTAMP_NONE } from "./validate.ts";
 
 const ENCODER = new TextEncoder();
 const QUOTE = 0x22;
@@ -314,16 +314,7 @@ function keyIndex(b: Uint8Array, names: readonly Uint8Array[]): number {
 
 function uuid(b: Uint8Array): boolean {
   if (strEnd - strStart !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = b[strStart + i];
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 0x2d) return false;
-    } else if (
-      !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))
-    ) {
-      return false;
-    }
-  }
+  for (let i = 0; i < 36; i++) if (!isUuidCode(i, b[strStart + i])) return false;
   return true;
 }
 

@@ -757,17 +757,14 @@ function pathText(path: readonly (string | number)[]): string {
 /** 8-4-4-4-12 hex digits (either case); version and variant bits are not checked. */
 function isUuid(s: string): boolean {
   if (s.length !== 36) return false;
-  for (let i = 0; i < 36; i++) {
-    const c = s.charCodeAt(i);
-    if (i === 8 || i === 13 || i === 18 || i === 23) {
-      if (c !== 0x2d) return false;
-    } else if (
-      !((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46))
-    ) {
-      return false;
-    }
-  }
+  for (let i = 0; i < 36; i++) if (!isUuidCode(i, s.charCodeAt(i))) return false;
   return true;
+}
+
+/** Whether character code `c` may stand at position `i` of a 36-character UUID. */
+export function isUuidCode(i: number, c: number): boolean {
+  if (i === 8 || i === 13 || i === 18 || i === 23) return c === 0x2d;
+  return (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x66) || (c >= 0x41 && c <= 0x46);
 }
 
 function isCurrencyCode(s: string): boolean {
