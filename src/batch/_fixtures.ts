@@ -25,3 +25,15 @@ export function encodeStaged(records: readonly StagedRecord[], ingestedAtMs: num
   }
   return out.finish();
 }
+
+/** read_json's `columns` for a staged events file whose payload is read as `payloadType`. */
+export function stagedColumns(payloadType: string): string {
+  return `{kafka_topic: 'VARCHAR', kafka_partition: 'INTEGER', ` +
+    `kafka_offset: 'BIGINT', kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', ` +
+    `payload: '${payloadType}'}`;
+}
+
+/** read_json's `columns` for a staged rejects file ("offset" is a keyword in DuckDB: quoted). */
+export const REJECT_COLUMNS = `{topic: 'VARCHAR', partition: 'INTEGER', "offset": 'BIGINT', ` +
+  `received_at_ms: 'BIGINT', kind: 'VARCHAR', reason: 'VARCHAR', payload_base64: 'VARCHAR', ` +
+  `payload_text: 'VARCHAR'}`;

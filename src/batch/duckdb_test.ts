@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { systemClock } from "../core/clock.ts";
 import { DuckDb, sqlString } from "../duckdb/duckdb.ts";
 import { EventSource } from "../generate/source.ts";
-import { encodeStaged } from "./_fixtures.ts";
+import { encodeStaged, REJECT_COLUMNS, stagedColumns } from "./_fixtures.ts";
 import { encodeRejects, type RejectedRecord } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { validateEvent } from "./validate.ts";
@@ -21,14 +21,7 @@ const PAYLOAD_TYPE = "STRUCT(event_id VARCHAR, event_type VARCHAR, event_timesta
   "payment_method VARCHAR, items STRUCT(sku VARCHAR, quantity INTEGER, " +
   "unit_price DECIMAL(12, 2), category VARCHAR)[], current_status VARCHAR)";
 
-const STAGED_COLUMNS = `{kafka_topic: 'VARCHAR', kafka_partition: 'INTEGER', ` +
-  `kafka_offset: 'BIGINT', kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', ` +
-  `payload: '${PAYLOAD_TYPE}'}`;
-
-/** "offset" is a keyword in DuckDB, so it must be quoted as a column name. */
-const REJECT_COLUMNS = `{topic: 'VARCHAR', partition: 'INTEGER', "offset": 'BIGINT', ` +
-  `received_at_ms: 'BIGINT', kind: 'VARCHAR', reason: 'VARCHAR', payload_base64: 'VARCHAR', ` +
-  `payload_text: 'VARCHAR'}`;
+const STAGED_COLUMNS = stagedColumns(PAYLOAD_TYPE);
 
 const BASE = {
   event_id: "0b9f3c2e-8d41-4a6b-9c57-2f1e0d3a4b5c",

@@ -11,18 +11,14 @@ import assert from "node:assert/strict";
 import { DuckDb, sqlString } from "../duckdb/duckdb.ts";
 import { EVENT_PAYLOAD_STRUCT } from "../events/contract.ts";
 import { decodeBatch, packBatch } from "./decode.ts";
+import { REJECT_COLUMNS, stagedColumns } from "./_fixtures.ts";
 import { isOneLine, mutatedCorpus } from "./_fuzz.ts";
 
 const ENCODER = new TextEncoder();
 const RECORDS = 4000;
 const ROUNDS = 5;
 
-const STAGED_COLUMNS = `{kafka_topic: 'VARCHAR', kafka_partition: 'INTEGER', ` +
-  `kafka_offset: 'BIGINT', kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', ` +
-  `payload: '${EVENT_PAYLOAD_STRUCT}'}`;
-const REJECT_COLUMNS = `{topic: 'VARCHAR', partition: 'INTEGER', "offset": 'BIGINT', ` +
-  `received_at_ms: 'BIGINT', kind: 'VARCHAR', reason: 'VARCHAR', payload_base64: 'VARCHAR', ` +
-  `payload_text: 'VARCHAR'}`;
+const STAGED_COLUMNS = stagedColumns(EVENT_PAYLOAD_STRUCT);
 
 Deno.test(`seeded byte mutations: ${ROUNDS} x ${RECORDS} records, each a row or a reject, all readable`, async () => {
   const duckdb = await DuckDb.open({ threads: 1 });
