@@ -57,11 +57,7 @@ export function parseTransform(transform: string): ParsedTransform {
 
 /** Murmur3 x86 32-bit as a signed int, like Guava's `murmur3_32_fixed().hashBytes().asInt()`. */
 export function murmur3_32(bytes: Uint8Array, seed = 0): number {
-  return murmur3Prefix(bytes, bytes.length, seed);
-}
-
-/** murmur3_32 of bytes[0 .. length). */
-function murmur3Prefix(bytes: Uint8Array, length: number, seed: number): number {
+  const length = bytes.length;
   const c1 = 0xcc9e2d51;
   const c2 = 0x1b873593;
   let h = seed | 0;
@@ -107,19 +103,18 @@ function murmur3Prefix(bytes: Uint8Array, length: number, seed: number): number 
  * 34 land in the same bucket and type promotion keeps buckets stable.
  */
 export function bucketHash(value: unknown, type: PrimitiveType): number {
-  if (type === "string") return stringHash(toText(type, value));
   return murmur3_32(hashBytes(type, value));
 }
 
 /**
- * A string's hash without a buffer per value: bucketing a batch hashes
- * every key of it (UTF-8 takes at most 3 bytes per UTF-16 code unit).
+ * Strings are encoded into one reused buffer (bucketing a batch hashes every
+ * key of it); the view returned is only valid until the next call.
  */
 let utf8Scratch = new Uint8Array(256);
-function stringHash(value: string): number {
-  if (utf8Scratch.length < value.length * 3) utf8Scratch = new Uint8Array(value.length * 3);
-  const { written } = utf8.encodeInto(value, utf8Scratch);
-  return murmur3Prefix(utf8Scratch, written, 0);
+function utf8Bytes(text: string): Uint8Array {
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  if (utf8Scratch.length < text.length * 3) utf8Scratch = new Uint8Array(text.length * 3);
+  return utf8Scratch.subarray(0, utf8.encodeInto(text, utf8Scratch).written);
 }
 
 function hashBytes(type: PrimitiveType, value: unknown): Uint8Array {
@@ -133,7 +128,7 @@ function hashBytes(type: PrimitiveType, value: unknown): Uint8Array {
     case "timestamptz":
       return longBytes(toInt64(type, value));
     case "string":
-      return utf8.encode(toText(type, value));
+      return utf8Bytes(toText(type, value));
     case "uuid":
       return uuidToBytes(value);
     case "binary":
