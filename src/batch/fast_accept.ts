@@ -23,7 +23,7 @@ import {
   QUANTITY_MAX,
   STATUSES,
 } from "../events/contract.ts";
-import { isUuidCode, KAFKA_TIMESTAMP_MAX, KAFKA_TIMESTAMP_NONE } from "./validate.ts";
+import { isUuidCode, isValidKafkaTimestamp } from "./validate.ts";
 
 const ENCODER = new TextEncoder();
 const QUOTE = 0x22;
@@ -104,13 +104,7 @@ export function fastAccepts(
   timestampMs: number,
 ): boolean {
   if (value === null || key === null || value.length > MAX_EVENT_BYTES) return false;
-  if (
-    !(timestampMs >= 0 && timestampMs <= KAFKA_TIMESTAMP_MAX) &&
-    timestampMs !== KAFKA_TIMESTAMP_NONE
-  ) {
-    return false;
-  }
-  return event(value, key);
+  return isValidKafkaTimestamp(timestampMs) && event(value, key);
 }
 
 function event(b: Uint8Array, key: Uint8Array): boolean {

@@ -132,10 +132,7 @@ export function validateRecord(
 ): ValidationResult {
   const result = validateEvent(value);
   if (!result.ok) return result;
-  if (
-    !(timestampMs >= 0 && timestampMs <= KAFKA_TIMESTAMP_MAX) &&
-    timestampMs !== KAFKA_TIMESTAMP_NONE
-  ) {
+  if (!isValidKafkaTimestamp(timestampMs)) {
     return reject(
       "invalid_record",
       `Kafka record timestamp ${String(timestampMs)} ms is outside ${KAFKA_TIMESTAMP_RANGE}`,
@@ -152,6 +149,12 @@ export function validateRecord(
     );
   }
   return result;
+}
+
+/** A record timestamp the engine takes: an instant every reader's timestamp holds, or none (-1). */
+export function isValidKafkaTimestamp(timestampMs: number): boolean {
+  return (timestampMs >= 0 && timestampMs <= KAFKA_TIMESTAMP_MAX) ||
+    timestampMs === KAFKA_TIMESTAMP_NONE;
 }
 
 const KAFKA_TIMESTAMP_RANGE = `${new Date(0).toISOString()}..${
