@@ -1,8 +1,8 @@
 /**
- * validateEvent (payload), validateRecord (payload, timestamp, key) and
- * the one-pass fastAccepts throughput against their floor, UTF-8 decoding plus JSON.parse of the same
- * payloads, and staging the accepted records as decodeBatch does:
- * `deno bench src/batch/validate_bench.ts`.
+ * validateEvent (payload), validateRecord (payload, timestamp, key) and the
+ * one-pass fastAccepts throughput against their floor, UTF-8 decoding plus
+ * JSON.parse of the same payloads, and staging the accepted records as
+ * decodeBatch does: `deno bench src/batch/validate_bench.ts`.
  */
 import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
