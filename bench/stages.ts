@@ -10,19 +10,19 @@
  * thread (kafkajs fetch, batching, commits), `worker-1` the decode worker,
  * `tokio-runtime-w` the blocking pool DuckDB's queries and file I/O run on,
  * `V8` the garbage collector's helpers. Start-up (the process until its
- * first records are committed) is the CPU of a run over a small topic of
- * 2,000 events (one batch) and is subtracted.
+ * first records are committed) is the CPU of a run over a small topic
+ * (--startup-count events, 2,000 by default: one batch) and is subtracted.
  *
  *   deno task bench stages [-- --count N] [--rounds R] [--build DIR ...]
- *     [--topic T --startup-topic S]
+ *     [--topic T --startup-topic S] [--startup-count N] [--tables LIST]
  *
  * Without --topic, both topics are preloaded (seeded, 0.1% bad records, as
  * the drain benchmark) and removed afterwards; with it, topics preloaded
  * earlier (`lakehouse generate --count N --rate 0 --bad-rate 0.001`) are
  * reused, which saves the preload across runs. A build is a checkout's
- * directory (default: this one), e.g. a `git worktree` of
- * the commit to compare with, optionally followed by engine options to
- * compare settings: `--build ". --fetch-bytes 1048576"`.
+ * directory (default: this one), e.g. a `git worktree` of the commit to
+ * compare with, optionally followed by engine options to compare settings:
+ * `--build ". --fetch-bytes 1048576"`.
  */
 import { parseArgs } from "node:util";
 import { deleteTopic } from "./_topics.ts";
@@ -45,13 +45,23 @@ if (Boolean(values.topic) !== Boolean(values["startup-topic"])) {
   console.error("--topic and --startup-topic go together (or neither: both are preloaded)");
   Deno.exit(2);
 }
+for (const name of ["count", "rounds", "startup-count"] as const) {
+  const value = values[name]!;
+  if (!/^[1-9]\d*$/.test(value)) {
+    console.error(`--${name} must be a positive integer, got ${JSON.stringify(value)}`);
+    Deno.exit(2);
+  }
+}
 const count = Number(values.count);
+const startupCount = Number(values["startup-count"]);
 const preloaded: string[] = [];
 if (!values.topic) {
   const stamp = Date.now();
   values.topic = `bench-stages-${stamp}`;
   values["startup-topic"] = `bench-stages-startup-${stamp}`;
-  for (const [topic, n] of [[values.topic, count], [values["startup-topic"], 2000]] as const) {
+  for (
+    const [topic, n] of [[values.topic, count], [values["startup-topic"], startupCount]] as const
+  ) {
     console.log(`preloading ${n} events into ${topic}...`);
     const out = await new Deno.Command(Deno.execPath(), {
       args: [
@@ -180,7 +190,7 @@ async function report(): Promise<void> {
   const full = new Map<string, Sample[]>();
   for (let round = 1; round <= rounds; round++) {
     for (const build of builds) {
-      const s0 = await drain(build, values["startup-topic"]!, Number(values["startup-count"]));
+      const s0 = await drain(build, values["startup-topic"]!, startupCount);
       const s = await drain(build, values.topic!, count);
       (startup.get(build) ?? startup.set(build, []).get(build)!).push(s0);
       (full.get(build) ?? full.set(build, []).get(build)!).push(s);
