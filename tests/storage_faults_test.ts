@@ -278,7 +278,9 @@ Deno.test("SIGTERM while the S3 server is frozen: exit 0 within --shutdown-timeo
   const dir = await Deno.makeTempDir();
   const s3 = await startS3(dir);
   const count = 20_000;
-  const producer = await generate(brokers, topic, "s3-sigterm", count, 2_000);
+  // 20 s of production: storage goes away after the engine's first progress
+  // line (10 s in), and records must still be arriving then to need it.
+  const producer = await generate(brokers, topic, "s3-sigterm", count, 1_000);
   const at: TablesAt = {
     catalog: join(dir, "lake.db"),
     warehouse: `s3://${BUCKET}/wh`,
@@ -434,7 +436,9 @@ Deno.test("SIGTERM while the warehouse is read-only: exit 0 within --shutdown-ti
   const topic = `it-readonly-term-${crypto.randomUUID().slice(0, 8)}`;
   const dir = await nobodyDir();
   const count = 20_000;
-  const producer = await generate(brokers, topic, "wh-readonly-term", count, 2_000);
+  // 20 s of production: storage goes away after the engine's first progress
+  // line (10 s in), and records must still be arriving then to need it.
+  const producer = await generate(brokers, topic, "wh-readonly-term", count, 1_000);
   const warehouse = join(dir, "wh");
   try {
     const engine = new EngineProcess(
