@@ -91,20 +91,30 @@ export async function seedCurrent(config: EngineConfig, n: number): Promise<void
 }
 
 /**
- * Merges one batch of `size` events into the orders_current of a table of
- * `n` seeded orders: half updates of random existing orders, half new
- * orders numbered from `next.fresh`. Returns the batch's wall seconds.
+ * Merges one batch of `size` events into orders_current: half updates of
+ * existing orders (a `recent` share of them for the previous batch's new
+ * orders, the rest for any order), half new orders numbered from
+ * `next.fresh` (the seeded orders are 0 .. fresh - 1). Returns the batch's
+ * wall seconds.
  */
 export async function mergeBatch(
   engine: RunningEngine,
-  n: number,
   size: number,
   next: { offset: bigint; fresh: number },
+  /** Share of updates for orders created in the previous batch (the rest: any order). */
+  recent = 0,
 ): Promise<number> {
   const records: RawRecord[] = [];
+  // The previous batch's new orders (the first batch: the last seeded ones).
+  const pool = Math.max(1, Math.floor(size / 2));
+  const poolEnd = next.fresh;
   for (let k = 0; k < size; k++) {
     const update = k % 2 === 0;
-    const id = update ? orderId(Math.floor(Math.random() * n)) : orderId(next.fresh++);
+    const id = !update
+      ? orderId(next.fresh++)
+      : Math.random() < recent
+      ? orderId(poolEnd - 1 - Math.floor(Math.random() * Math.min(pool, poolEnd)))
+      : orderId(Math.floor(Math.random() * next.fresh));
     records.push({
       topic: "orders",
       partition: 0,

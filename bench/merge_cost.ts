@@ -3,12 +3,16 @@
  * (written directly as one append, then the state store built from a scan,
  * as after a restart), then batches of --batch events are merged through the
  * engine (in-process, orders_current only; bench/_seed_current.ts): half of
- * them PAID events for random existing orders (updates: a new row plus a
- * position delete), half CREATED events for new orders (inserts). Reports, per N, the median wall
+ * them PAID events for existing orders (updates: a new row plus a position
+ * delete), half CREATED events for new orders (inserts). --recent is the
+ * share of updates for orders the previous batch created (as in a live
+ * stream, where an order's next event follows its last within minutes);
+ * the rest pick any order (0, the default: every update a random order). Reports, per N, the median wall
  * time and engine CPU (user + sys of this process) per batch, the state
  * store's size, and the process's RSS.
  *
  *   deno task bench merge [--orders 1000000,10000000] [--batch 100000] [--batches 5]
+ *                         [--recent 0.99]
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
@@ -23,8 +27,14 @@ const { values } = parseArgs({
     orders: { type: "string", default: "1000000,10000000" },
     batch: { type: "string", default: "100000" },
     batches: { type: "string", default: "5" },
+    recent: { type: "string", default: "0" },
   },
 });
+const recent = Number(values.recent);
+if (!(recent >= 0 && recent <= 1)) {
+  console.error(`--recent must be a share between 0 and 1, not ${JSON.stringify(values.recent)}`);
+  Deno.exit(2);
+}
 const sizes = values.orders!.split(",").map(Number);
 const batchSize = Number(values.batch);
 const batches = Number(values.batches);
@@ -74,13 +84,13 @@ for (const n of sizes) {
     const engine = await startEngine(config);
     const openS = (performance.now() - opening) / 1000;
     const stateRows = await engine.current!.state.count();
-    // 3. Batches: half updates of random existing orders, half new orders.
+    // 3. Batches: half updates of existing orders, half new orders.
     const walls: number[] = [];
     const cpus: number[] = [];
     const next = { offset: 0n, fresh: n };
     for (let b = 0; b < batches; b++) {
       const cpu0 = cpuSeconds();
-      walls.push(await mergeBatch(engine, n, batchSize, next));
+      walls.push(await mergeBatch(engine, batchSize, next, recent));
       cpus.push(cpuSeconds() - cpu0);
     }
     const stateFile = engine.current!.state.path;

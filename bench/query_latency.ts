@@ -134,7 +134,7 @@ try {
   await seedCurrent(config, n);
   const engine = await startEngine(config);
   const next = { offset: 0n, fresh: n };
-  for (let b = 0; b < batches; b++) await mergeBatch(engine, n, 100_000, next);
+  for (let b = 0; b < batches; b++) await mergeBatch(engine, 100_000, next);
   await engine.close();
   console.log(
     `orders_current on ${warehouse}: ${n} seeded orders + ${batches} merged batches of 100000 ` +

@@ -54,6 +54,8 @@ interface StagedCurrent {
   readonly referenced: readonly string[];
   /** Temp table of the new rows with their file and position: the state store's update. */
   readonly next: string;
+  /** Temp table of the store's rows they replace (column _seq). */
+  readonly replaced: string;
   /** Events read; of them, the ones applied to a row. */
   readonly input: number;
   readonly applied: number;
@@ -180,6 +182,7 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const t0 = performance.now();
     await this.state.apply(
       work.next,
+      work.replaced,
       result.commit.metadata,
       snapshot["snapshot-id"],
       snapshot["parent-snapshot-id"],
@@ -209,7 +212,8 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const placed = `__placed_${name}`;
     const next = `__next_${name}`;
     const dels = `__deletes_${name}`;
-    const temps = [before, changed, placed, next, dels];
+    const replaced = `__replaced_${name}`;
+    const temps = [before, changed, placed, next, dels, replaced];
     const dropTemps = async () => {
       for (const t of temps) await duckdb.run(`DROP TABLE IF EXISTS ${t}`).catch(() => {});
     };
@@ -226,8 +230,8 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
       const view = await this.map();
       await duckdb.run(`CREATE OR REPLACE TEMP TABLE ${changes} AS SELECT * FROM ${view}`);
       step("changes");
-      await this.state.fetch(changes, target, before);
-      step("fetch");
+      const shape = await this.state.fetch(changes, target, before);
+      step(`fetch (${shape.hits} rows: ${shape.rangeRows} in range, ${shape.old} old)`);
       try {
         await duckdb.run(this.merge.text);
       } catch (error) {
@@ -272,8 +276,13 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
         );
       }
       await duckdb.run(
-        `CREATE OR REPLACE TEMP TABLE ${next} AS SELECT c.* EXCLUDE (_file, _pos), p._file, p._pos
+        `CREATE OR REPLACE TEMP TABLE ${next} AS
+         SELECT c.* EXCLUDE (_file, _pos, _seq), p._file, p._pos
          FROM ${changed} c JOIN ${placed} p ON p.${k} = c.${k}`,
+      );
+      await duckdb.run(
+        `CREATE OR REPLACE TEMP TABLE ${replaced} AS SELECT _seq FROM ${before}
+         WHERE ${k} IN (SELECT ${k} FROM ${changed})`,
       );
       // The rows replaced: deleted by position in the files they were in.
       await duckdb.run(
@@ -302,6 +311,7 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
         deletes: stagedDeletes,
         referenced: files.map((f) => f.file_path),
         next,
+        replaced,
         input: Number(counts.input),
         applied: Number(counts.applied),
         dispose: async () => {

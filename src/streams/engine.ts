@@ -66,6 +66,12 @@ export interface EngineConfig {
   readonly decodeInline?: boolean;
   /** DuckDB memory limit, e.g. "1GB". */
   readonly memoryLimit?: string;
+  /**
+   * What reading one old row of orders_current's state store costs, in rows
+   * of a range read (default: a row group; tests lower it to make small
+   * stores read old rows one by one).
+   */
+  readonly stateOldRowCost?: number;
   /** DuckDB worker threads (default: DuckDB's choice, all cores). */
   readonly duckdbThreads?: number;
   readonly clock: Clock;
@@ -178,6 +184,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
           manifests: currentWriter.manifests,
           cacheDir: join(config.tempDir, "cache"),
           logger: config.logger,
+          oldRowCost: config.stateOldRowCost,
         }),
         duckdb,
         config.tempDir,

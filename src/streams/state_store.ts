@@ -7,6 +7,17 @@
  * the new rows and positions in one transaction, stamped with the snapshot
  * they make.
  *
+ * Layout, for a read whose cost follows the batch rather than the table:
+ * every row carries `_seq`, a number that grows with each write, and rows
+ * are appended, so the store is in write order and an order's row is where
+ * its last change put it. Orders are mostly touched again soon after their
+ * last change, so a batch's rows sit near the end of the store, with a few
+ * old ones. A read finds the touched rows' `_seq` from the narrow key column
+ * alone, then reads whole rows only from the recent range that holds most of
+ * them and from the few small row groups that hold the others (zone maps on
+ * `_seq` skip the rest). Row groups are small (STORE_ROW_GROUP_ROWS) so that
+ * one old row costs a few thousand rows' decoding, not 122,880.
+ *
  * The store is derived data: after a crash between the table's commit and
  * the store's (or when another writer committed, or a compaction moved
  * rows), it is brought to the table's current snapshot by replaying the
@@ -48,15 +59,36 @@ export interface StateStoreOptions {
   readonly logger: Logger;
   /** Missed snapshots replayed before a rebuild from a scan is cheaper. */
   readonly catchUpSnapshotsMax?: number;
+  /** Reading one old row, in rows of a range read (default STORE_ROW_GROUP_ROWS). */
+  readonly oldRowCost?: number;
 }
 
 /** The attached database. */
 const DB = "lakehouse_state";
 const ROWS = `${DB}.current_rows`;
+/** The touched rows' _seq during a fetch. */
+const HITS = "__state_hits";
 const META = `${DB}.meta`;
 /** Stores a process tries (a second engine on the machine takes the next free one). */
 const SLOTS_MAX = 8;
 const ATTACH_ATTEMPTS = 3;
+/**
+ * Rows per row group of the store. DuckDB decodes a row group's string and
+ * list columns whole even when a filter keeps one row, so a lone old row
+ * costs a row group's decoding: at the default 122,880 rows a read of 200
+ * old rows of a 10M-row store took as long as reading all of it (1.4-2.4 s);
+ * 2,048 rows read them in 0.09-0.12 s but made every append cost twice as
+ * much (0.8 s per 81,500 rows) and the file twice as big; 8,192 rows: 0.34-
+ * 0.36 s and appends as at the default (BENCHMARKS.md).
+ */
+export const STORE_ROW_GROUP_ROWS = 8192;
+/**
+ * The layout's version, kept in the store's meta: a store written by another
+ * layout is rebuilt from the table.
+ */
+const LAYOUT = "2";
+/** The store's own columns besides the table's. */
+const STORE_COLUMNS = ["_key", "_file", "_pos", "_seq"];
 
 export class StateStore {
   readonly #o: StateStoreOptions;
@@ -64,6 +96,16 @@ export class StateStore {
   #stamp: bigint | undefined;
   #schemaId = -1;
   #columns: string[] = [];
+  /** The `_seq` the next row written gets. */
+  #nextSeq = 0n;
+  /** Transactions the store has run (a write since a fetch changes it). */
+  #writes = 0;
+  /**
+   * The last fetch: #writes when it read (while unchanged, the fetched rows
+   * are still the touched keys' rows and can be replaced by their `_seq`),
+   * and where it read them.
+   */
+  #fetched: { writes: number; from: bigint; old: readonly bigint[] } | undefined;
   /** The store has just been created (its first build is not a rebuild). */
   #fresh = false;
   #opened = false;
@@ -96,7 +138,9 @@ export class StateStore {
         `${this.#o.table}-${metadata["table-uuid"]}${slot === 0 ? "" : `-${slot}`}.duckdb`,
       );
       try {
-        await duckdb.run(`ATTACH ${sqlString(path)} AS ${DB}`);
+        await duckdb.run(
+          `ATTACH ${sqlString(path)} AS ${DB} (ROW_GROUP_SIZE ${STORE_ROW_GROUP_ROWS})`,
+        );
         this.#path = path;
         break;
       } catch (error) {
@@ -133,14 +177,18 @@ export class StateStore {
     const hasRows = (await duckdb.query(
       `SELECT 1 FROM duckdb_tables() WHERE database_name = '${DB}' AND table_name = 'current_rows'`,
     )).length > 0;
-    if (hasRows && meta.get("table_uuid") === metadata["table-uuid"]) {
+    if (
+      hasRows && meta.get("table_uuid") === metadata["table-uuid"] &&
+      meta.get("layout") === LAYOUT
+    ) {
       const stamp = meta.get("snapshot_id");
       this.#stamp = stamp === undefined || stamp === "" ? undefined : BigInt(stamp);
       this.#schemaId = Number(meta.get("schema_id") ?? -1);
       this.#columns = await this.#rowColumns();
+      this.#nextSeq = await this.#maxSeq() + 1n;
     } else {
       this.#schemaId = -1; // forces a rebuild
-      this.#fresh = true;
+      this.#fresh = !hasRows;
     }
     await this.sync(metadata);
     this.#opened = true;
@@ -158,7 +206,11 @@ export class StateStore {
    */
   async sync(metadata: TableMetadata, target = currentSnapshot(metadata)?.["snapshot-id"]) {
     if (this.#schemaId !== metadata["current-schema-id"]) {
-      const why = this.#fresh ? "a new store" : "the table's schema changed";
+      const why = this.#fresh
+        ? "a new store"
+        : this.#columns.length === 0
+        ? "the store was written by another layout or table"
+        : "the table's schema changed";
       this.#fresh = false;
       return await this.#rebuild(metadata, target, why);
     }
@@ -192,37 +244,84 @@ export class StateStore {
 
   /**
    * The rows of the orders `changes` touches, as temp table `target`
-   * (the table's columns plus _file and _pos), and a copy as `before`.
+   * (the table's columns plus _file, _pos and _seq), and a copy as `before`.
    */
-  async fetch(changes: string, target: string, before: string): Promise<void> {
+  async fetch(changes: string, target: string, before: string): Promise<FetchShape> {
     const { duckdb, key } = this.#o;
     const k = sqlIdent(key);
-    const columns = [...this.#columns.map(sqlIdent), "_file", "_pos"].join(", ");
-    // The hashed key is a narrow column: scanning it finds the rows without
-    // decompressing the others; the exact key drops hash collisions.
+    const columns = [...this.#columns.map(sqlIdent), "_file", "_pos", "_seq"].join(", ");
+    // 1. Where the touched rows are: the hashed key and _seq are narrow
+    //    columns, so this scan reads 16 bytes a row whatever the row's width.
     await duckdb.run(
-      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT ${columns} FROM ${ROWS}
-       WHERE _key IN (SELECT hash(${k}) FROM ${changes}) AND ${k} IN (SELECT ${k} FROM ${changes})`,
+      `CREATE OR REPLACE TEMP TABLE ${HITS} AS SELECT _seq FROM ${ROWS}
+       WHERE _key IN (SELECT hash(${k}) FROM ${changes})`,
     );
+    const seqs = (await duckdb.query<{ s: bigint }>(`SELECT _seq AS s FROM ${HITS}`))
+      .map((r) => r.s).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    const shape = readShape(seqs, this.#nextSeq, this.#o.oldRowCost ?? STORE_ROW_GROUP_ROWS);
+    // 2. The rows: the recent range as one range scan, the old ones by their
+    //    _seq (each a row group of its own); the exact key drops hash collisions.
+    const parts = [];
+    if (shape.rangeRows > 0) {
+      parts.push(
+        `SELECT ${columns} FROM ${ROWS} WHERE _seq >= ${shape.from}
+           AND _seq IN (SELECT _seq FROM ${HITS})`,
+      );
+    }
+    if (shape.old.length > 0) {
+      parts.push(`SELECT ${columns} FROM ${ROWS} WHERE _seq IN (${shape.old.join(", ")})`);
+    }
+    const rows = parts.length === 0
+      ? `SELECT ${columns} FROM ${ROWS} WHERE false`
+      : parts.map((p) => `(${p})`).join(" UNION ALL ");
+    await duckdb.run(
+      `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM (${rows})
+       WHERE ${k} IN (SELECT ${k} FROM ${changes})`,
+    );
+    await duckdb.run(`DROP TABLE IF EXISTS ${HITS}`);
     await duckdb.run(`CREATE OR REPLACE TEMP TABLE ${before} AS SELECT * FROM ${target}`);
+    this.#fetched = { writes: this.#writes, from: shape.from, old: shape.old };
+    return { hits: seqs.length, rangeRows: shape.rangeRows, old: shape.old.length };
   }
 
   /**
    * Takes a committed snapshot's new rows (`rows`: the table's columns plus
-   * _file and _pos) in one transaction. When the snapshot's parent is not
-   * the store's stamp (another writer committed in between), the store first
-   * replays up to the parent.
+   * _file and _pos) in one transaction; `replaced` (column _seq) names the
+   * fetched rows they replace. When the snapshot's parent is not the store's
+   * stamp (another writer committed in between), the store first replays up
+   * to the parent, and the rows of `rows`' keys are then replaced whatever
+   * their _seq.
    */
   async apply(
     rows: string,
+    replaced: string,
     metadata: TableMetadata,
     snapshotId: bigint,
     parentId: bigint | undefined,
   ): Promise<void> {
+    // Nothing was written to the store since the fetch and it is at the
+    // commit's parent: the rows the fetch read are the keys' rows, and
+    // deleting them by _seq needs no scan of the keys.
+    const fetched = this.#fetched;
+    const byFetch = fetched?.writes === this.#writes && this.#stamp === parentId;
+    this.#fetched = undefined;
     if (this.#stamp !== parentId) await this.sync(metadata, parentId);
     assert(this.#stamp === parentId, `state store at ${this.#stamp}, parent is ${parentId}`);
     await this.#transaction(async () => {
-      await this.#upsert(rows);
+      if (byFetch) {
+        // Where the fetch read them: the recent range (zone maps skip the
+        // rest of the store) and the old rows by their _seq.
+        const at = [`_seq >= ${fetched!.from}`];
+        if (fetched!.old.length > 0) at.push(`_seq IN (${fetched!.old.join(", ")})`);
+        for (const where of at) {
+          await this.#o.duckdb.run(
+            `DELETE FROM ${ROWS} WHERE ${where} AND _seq IN (SELECT _seq FROM ${replaced})`,
+          );
+        }
+        await this.#insert(rows);
+      } else {
+        await this.#upsert(rows);
+      }
       await this.#setMeta(snapshotId, metadata["current-schema-id"], metadata["table-uuid"]);
     });
     this.#stamp = snapshotId;
@@ -244,10 +343,23 @@ export class StateStore {
       `DELETE FROM ${ROWS} WHERE _key IN (SELECT hash(${k}) FROM ${rows})
          AND ${k} IN (SELECT ${k} FROM ${rows})`,
     );
+    await this.#insert(rows);
+  }
+
+  /** Appends `rows` with the next _seq numbers (inside the caller's transaction). */
+  async #insert(rows: string): Promise<void> {
+    const { duckdb, key } = this.#o;
+    const k = sqlIdent(key);
     const columns = this.#columns.map(sqlIdent).join(", ");
-    await duckdb.run(
-      `INSERT INTO ${ROWS} SELECT hash(${k}) AS _key, ${columns}, _file, _pos FROM ${rows}`,
+    const [{ n }] = await duckdb.query<{ n: bigint }>(
+      `SELECT count(*)::BIGINT AS n FROM ${rows}`,
     );
+    if (n === 0n) return;
+    await duckdb.run(
+      `INSERT INTO ${ROWS} SELECT hash(${k}) AS _key, ${columns}, _file, _pos,
+         ${this.#nextSeq} + row_number() OVER () - 1 AS _seq FROM ${rows}`,
+    );
+    this.#nextSeq += n;
   }
 
   /** Applies one snapshot of the table: removed files, new position deletes, new rows. */
@@ -332,7 +444,7 @@ export class StateStore {
       await duckdb.run(
         `CREATE OR REPLACE TABLE ${ROWS} AS SELECT hash(${sqlIdent(key)}) AS _key, ${
           columns.join(", ")
-        }, _file, _pos FROM ${view}`,
+        }, _file, _pos, row_number() OVER () - 1 AS _seq FROM ${view}`,
       );
       await this.#setMeta(target, metadata["current-schema-id"], metadata["table-uuid"]);
     });
@@ -340,6 +452,7 @@ export class StateStore {
     this.#stamp = target;
     this.#schemaId = metadata["current-schema-id"];
     this.#columns = schema.fields.map((f) => f.name);
+    this.#nextSeq = await this.#maxSeq() + 1n;
     const rows = await this.count();
     logger.info(
       `${this.#o.table}: state store ${this.#path} built from a scan of the table (${why}): ${rows} rows in ${
@@ -350,7 +463,14 @@ export class StateStore {
 
   async #rowColumns(): Promise<string[]> {
     const described = await this.#o.duckdb.describe(`SELECT * FROM ${ROWS}`);
-    return described.map((c) => c.name).filter((n) => !["_key", "_file", "_pos"].includes(n));
+    return described.map((c) => c.name).filter((n) => !STORE_COLUMNS.includes(n));
+  }
+
+  async #maxSeq(): Promise<bigint> {
+    const [{ m }] = await this.#o.duckdb.query<{ m: bigint }>(
+      `SELECT coalesce(max(_seq), -1)::BIGINT AS m FROM ${ROWS}`,
+    );
+    return m;
   }
 
   async #setMeta(snapshotId: bigint | undefined, schemaId: number, uuid: string): Promise<void> {
@@ -358,7 +478,8 @@ export class StateStore {
       `INSERT OR REPLACE INTO ${META} VALUES
          ('snapshot_id', ${sqlString(snapshotId === undefined ? "" : String(snapshotId))}),
          ('schema_id', ${sqlString(String(schemaId))}),
-         ('table_uuid', ${sqlString(uuid)})`,
+         ('table_uuid', ${sqlString(uuid)}),
+         ('layout', ${sqlString(LAYOUT)})`,
     );
   }
 
@@ -374,6 +495,7 @@ export class StateStore {
   async #transaction(body: () => Promise<void>): Promise<void> {
     const { duckdb } = this.#o;
     await duckdb.run("BEGIN TRANSACTION");
+    this.#writes++;
     try {
       await body();
       await duckdb.run("COMMIT");
@@ -382,4 +504,45 @@ export class StateStore {
       throw error;
     }
   }
+}
+
+/** How a fetch reads the touched rows (its debug log, tests). */
+export interface FetchShape {
+  /** Rows of the batch's keys in the store. */
+  readonly hits: number;
+  /** Rows in the range read as one scan (from the store's end back to its oldest hit in it). */
+  readonly rangeRows: number;
+  /** Hits read one by one, below the range. */
+  readonly old: number;
+}
+
+/**
+ * Where to read the touched rows from: `seqs` (their _seq, newest first)
+ * are split into a range [from, next) read as one scan and older rows read
+ * each by its _seq. A row below the range costs about a row group's
+ * decoding (`oldRowCost` rows); a row more in the range costs one row. The
+ * cut that minimizes range length + old rows x oldRowCost is taken (the whole store when the
+ * hits are spread over it, as after a rebuild from a scan).
+ */
+export function readShape(
+  seqs: readonly bigint[],
+  next: bigint,
+  oldRowCost: number,
+): { from: bigint; rangeRows: number; old: bigint[] } {
+  if (seqs.length === 0) return { from: next, rangeRows: 0, old: [] };
+  let best = 0;
+  let bestCost = Infinity;
+  for (let i = 0; i < seqs.length; i++) {
+    // range [seqs[i], next) holds hits 0..i; hits i+1.. are read one by one
+    const cost = Number(next - seqs[i]) + (seqs.length - 1 - i) * oldRowCost;
+    if (cost < bestCost) {
+      bestCost = cost;
+      best = i;
+    }
+  }
+  return {
+    from: seqs[best],
+    rangeRows: Number(next - seqs[best]),
+    old: seqs.slice(best + 1),
+  };
 }
