@@ -54,7 +54,10 @@ interface StagedCurrent {
   readonly referenced: readonly string[];
   /** Temp table of the new rows with their file and position: the state store's update. */
   readonly next: string;
-  /** Temp table of the store's rows they replace (column _seq). */
+  /**
+   * Temp table of the rows they replace (file_path, pos, k, _seq): the
+   * position deletes' source and the state store's rows to drop.
+   */
   readonly replaced: string;
   /** Events read; of them, the ones applied to a row. */
   readonly input: number;
@@ -212,8 +215,7 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const placed = `__placed_${name}`;
     const next = `__next_${name}`;
     const dels = `__deletes_${name}`;
-    const replaced = `__replaced_${name}`;
-    const temps = [before, changed, placed, next, dels, replaced];
+    const temps = [before, changed, placed, next, dels];
     const dropTemps = async () => {
       for (const t of temps) await duckdb.run(`DROP TABLE IF EXISTS ${t}`).catch(() => {});
     };
@@ -280,14 +282,11 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
          SELECT c.* EXCLUDE (_file, _pos, _seq), p._file, p._pos
          FROM ${changed} c JOIN ${placed} p ON p.${k} = c.${k}`,
       );
-      await duckdb.run(
-        `CREATE OR REPLACE TEMP TABLE ${replaced} AS SELECT _seq FROM ${before}
-         WHERE ${k} IN (SELECT ${k} FROM ${changed})`,
-      );
-      // The rows replaced: deleted by position in the files they were in.
+      // The rows replaced: deleted by position in the files they were in,
+      // and from the state store by their _seq once the batch is committed.
       await duckdb.run(
         `CREATE OR REPLACE TEMP TABLE ${dels} AS SELECT b._file AS file_path, b._pos AS pos,
-           b.${k} AS k FROM ${before} b
+           b.${k} AS k, b._seq FROM ${before} b
          WHERE b._file IS NOT NULL AND b.${k} IN (SELECT ${k} FROM ${changed})`,
       );
       step("placed");
@@ -311,7 +310,7 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
         deletes: stagedDeletes,
         referenced: files.map((f) => f.file_path),
         next,
-        replaced,
+        replaced: dels,
         input: Number(counts.input),
         applied: Number(counts.applied),
         dispose: async () => {

@@ -286,8 +286,8 @@ export class StateStore {
 
   /**
    * Takes a committed snapshot's new rows (`rows`: the table's columns plus
-   * _file and _pos) in one transaction; `replaced` (column _seq) names the
-   * fetched rows they replace. When the snapshot's parent is not the store's
+   * _file and _pos) in one transaction; `replaced` (a relation with column
+   * _seq) names the fetched rows they replace. When the snapshot's parent is not the store's
    * stamp (another writer committed in between), the store first replays up
    * to the parent, and the rows of `rows`' keys are then replaced whatever
    * their _seq.
@@ -351,15 +351,13 @@ export class StateStore {
     const { duckdb, key } = this.#o;
     const k = sqlIdent(key);
     const columns = this.#columns.map(sqlIdent).join(", ");
-    const [{ n }] = await duckdb.query<{ n: bigint }>(
-      `SELECT count(*)::BIGINT AS n FROM ${rows}`,
-    );
-    if (n === 0n) return;
-    await duckdb.run(
+    // The statement's row count moves the counter: `rows` (a scan of the
+    // table's files when replaying) is read once.
+    const [{ Count }] = await duckdb.query<{ Count: bigint }>(
       `INSERT INTO ${ROWS} SELECT hash(${k}) AS _key, ${columns}, _file, _pos,
          ${this.#nextSeq} + row_number() OVER () - 1 AS _seq FROM ${rows}`,
     );
-    this.#nextSeq += n;
+    this.#nextSeq += Count;
   }
 
   /** Applies one snapshot of the table: removed files, new position deletes, new rows. */
