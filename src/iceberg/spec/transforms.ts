@@ -107,6 +107,15 @@ export function bucketHash(value: unknown, type: PrimitiveType): number {
 }
 
 /**
+ * `bucket[n]` of a string or binary value given its bytes (a string's UTF-8):
+ * the spec hashes exactly those bytes, so a caller that holds them skips
+ * the string.
+ */
+export function bucketOfBytes(bytes: Uint8Array, n: number): number {
+  return (murmur3_32(bytes) & 0x7fffffff) % n;
+}
+
+/**
  * Strings are encoded into one reused buffer (bucketing a batch hashes every
  * key of it); the view returned is only valid until the next call.
  */

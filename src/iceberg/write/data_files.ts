@@ -23,7 +23,12 @@ import type {
   Schema,
 } from "../spec/types.ts";
 import { FileContent } from "../spec/types.ts";
-import { applyTransform, transformResultType } from "../spec/transforms.ts";
+import {
+  applyTransform,
+  bucketOfBytes,
+  parseTransform,
+  transformResultType,
+} from "../spec/transforms.ts";
 import { computeFileStats } from "./stats.ts";
 import { duckdbType, fieldIdsClause } from "./duckdb_types.ts";
 
@@ -300,16 +305,21 @@ async function createBucketMap(
 ): Promise<void> {
   const type = field.type as string;
   const column = sqlIdent(field.name);
-  const param = type === "string"
-    ? "VARCHAR"
-    : type === "long"
-    ? "BIGINT"
-    : type === "int"
-    ? "INTEGER"
-    : undefined;
-  if (param !== undefined) {
+  if (type === "string") {
     // The usual keys (order ids): hashed by a function DuckDB calls on its
-    // vectors, so the batch's keys never travel to JS as rows and back.
+    // vectors, so the batch's keys never travel to JS as rows and back. It
+    // takes the keys' UTF-8 bytes (encode), which are what the spec hashes.
+    const n = parseTransform(transform).param!;
+    const fn = `__iceberg_bucket_${n}_utf8`;
+    duckdb.defineFunction(fn, "BLOB", (v) => bucketOfBytes(v as Uint8Array, n));
+    await duckdb.run(
+      `CREATE TEMP TABLE ${table} AS SELECT v, ${fn}(encode(v::VARCHAR)) AS b
+       FROM (SELECT DISTINCT ${column} AS v FROM ${source} WHERE ${column} IS NOT NULL)`,
+    );
+    return;
+  }
+  const param = type === "long" ? "BIGINT" : type === "int" ? "INTEGER" : undefined;
+  if (param !== undefined) {
     const fn = `__iceberg_${transform.replace(/\W/g, "_")}_${type}`;
     duckdb.defineFunction(
       fn,

@@ -1,0 +1,61 @@
+import assert from "node:assert/strict";
+import { DuckDb, sqlString } from "../../duckdb/duckdb.ts";
+import { BUCKET_SPEC, TEST_SCHEMA } from "../_fixtures.ts";
+import { applyTransform } from "../spec/transforms.ts";
+import { stageDataFiles } from "./data_files.ts";
+
+// Keys inlined in DuckDB's strings (12 bytes or fewer) and stored behind a
+// pointer, ASCII and not, empty: each file's partition must be the bucket
+// the spec's reference gives every row in it.
+const KEYS = [
+  "",
+  "a",
+  "ord-1",
+  "twelve-bytes",
+  "thirteen-byte",
+  "000151e8-bea3-465c-a1a9-b805fcee03af",
+  "Zürich",
+  "東京-注文-0001",
+  "emoji 🧾 order",
+  "x".repeat(300),
+  ...Array.from({ length: 3000 }, (_, i) => `ord-${(i * 7919).toString(36)}-${"é".repeat(i % 9)}`),
+];
+
+Deno.test("bucket partitions of string keys are the spec's murmur3 buckets of their UTF-8", async () => {
+  const duckdb = await DuckDb.open();
+  const dir = await Deno.makeTempDir();
+  try {
+    await duckdb.run(`CREATE TABLE keys (k VARCHAR)`);
+    await duckdb.run(`INSERT INTO keys VALUES ${KEYS.map((k) => `(${sqlString(k)})`).join(", ")}`);
+    const staged = await stageDataFiles({
+      duckdb,
+      store: undefined as never,
+      schema: TEST_SCHEMA,
+      spec: BUCKET_SPEC,
+      source: `(SELECT row_number() OVER ()::BIGINT AS id, k AS order_id,
+        TIMESTAMPTZ '2026-01-01 00:00:00+00' AS ts FROM keys)`,
+      location: "s3://bucket/t",
+      targetFileSizeBytes: 64 << 20,
+      tempDir: dir,
+    });
+    let seen = 0;
+    for (const [i, file] of staged.files.entries()) {
+      const rows = await duckdb.query<{ order_id: string }>(
+        `SELECT order_id FROM read_parquet(${sqlString(staged.localPaths[i])})`,
+      );
+      for (const { order_id } of rows) {
+        assert.equal(
+          file.partition[0],
+          applyTransform("bucket[16]", "string", order_id),
+          `bucket of ${JSON.stringify(order_id)}`,
+        );
+      }
+      seen += rows.length;
+    }
+    assert.equal(seen, KEYS.length);
+    assert.ok(staged.files.length > 8, "the keys spread over the buckets");
+    await staged.dispose();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
