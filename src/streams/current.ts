@@ -52,7 +52,7 @@ interface StagedCurrent {
   readonly deletes: StagedDataFiles;
   /** Data files the deletes point into. */
   readonly referenced: readonly string[];
-  /** Temp table of the new rows with their file and position: the state store's update. */
+  /** Temp view of the new rows with their file and position: the state store's update. */
   readonly next: string;
   /**
    * Temp table of the rows they replace (file_path, pos, k, _seq): the
@@ -215,8 +215,9 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const placed = `__placed_${name}`;
     const next = `__next_${name}`;
     const dels = `__deletes_${name}`;
-    const temps = [before, changed, placed, next, dels];
+    const temps = [before, changed, placed, dels];
     const dropTemps = async () => {
+      await duckdb.run(`DROP VIEW IF EXISTS ${next}`).catch(() => {});
       for (const t of temps) await duckdb.run(`DROP TABLE IF EXISTS ${t}`).catch(() => {});
     };
     let rows: StagedDataFiles | undefined;
@@ -277,8 +278,10 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
              NULL::VARCHAR AS _file, NULL::BIGINT AS _pos WHERE false`,
         );
       }
+      // A view: the state store's append after the commit is its one
+      // reader (a copy of every new row saved).
       await duckdb.run(
-        `CREATE OR REPLACE TEMP TABLE ${next} AS
+        `CREATE OR REPLACE TEMP VIEW ${next} AS
          SELECT c.* EXCLUDE (_file, _pos, _seq), p._file, p._pos
          FROM ${changed} c JOIN ${placed} p ON p.${k} = c.${k}`,
       );
