@@ -229,14 +229,16 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
           })`,
         );
       }
-      await duckdb.run(
+      // The writer's statistics come with the files (RETURN_STATS): no
+      // second pass over the rows for counts and bounds.
+      const copied = await duckdb.query(
         `COPY (SELECT ${schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ")},
              ${pidExpr}::BIGINT AS ${PID}, ${chunkExpr}::BIGINT AS ${CHUNK}
            FROM ${stage} s${pidJoin}${order})
          TO ${
           sqlString(outDir)
         } (FORMAT parquet, COMPRESSION ${codec}, PARTITION_BY (${PID}, ${CHUNK}),
-           FILENAME_PATTERN 'f_{uuid}', FIELD_IDS ${fieldIds}, OVERWRITE_OR_IGNORE)`,
+           FILENAME_PATTERN 'f_{uuid}', FIELD_IDS ${fieldIds}, OVERWRITE_OR_IGNORE, RETURN_STATS)`,
       );
       const written: { pid: bigint; path: string }[] = [];
       for await (const entry of Deno.readDir(outDir)) {
@@ -255,7 +257,7 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
         a,
         b,
       ) => (a.pid < b.pid ? -1 : a.pid > b.pid ? 1 : a.path.localeCompare(b.path)));
-      const stats = await computeFileStats(duckdb, schema, written.map((w) => w.path));
+      const stats = await computeFileStats(duckdb, schema, written.map((w) => w.path), copied);
       const files: DataFile[] = written.map((w) => {
         const tuple = tuples[Number(w.pid)];
         const s = stats.get(w.path)!;
