@@ -1,0 +1,144 @@
+/**
+ * CPU of writing one batch's data files (stageDataFiles: partition values,
+ * Parquet, statistics), per row, for checkouts compared in one run: the
+ * builds alternate on the same deterministic rows, so the machine's noise
+ * falls on both. Rows are order-shaped (36-character ids, timestamps over a
+ * few hours, decimals, non-ASCII notes, lists of items); each batch is
+ * written as by hour (orders_events) and by bucket[16] of the id
+ * (orders_current). Reports the median CPU (user + sys of this process) per
+ * row over the rounds.
+ *
+ *   deno task bench write [-- --rows 200000] [--rounds 9] [--build DIR ...]
+ */
+import { parseArgs } from "node:util";
+import { resolve } from "node:path";
+import type { PartitionSpec, Schema } from "../src/iceberg/spec/types.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    rows: { type: "string", default: "200000" },
+    rounds: { type: "string", default: "9" },
+    build: { type: "string", multiple: true },
+  },
+});
+const rows = Number(values.rows);
+const rounds = Number(values.rounds);
+if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(rounds) || rounds < 1) {
+  console.error(`--rows and --rounds must be positive integers`);
+  Deno.exit(2);
+}
+const builds = (values.build ?? ["."]).map((b) => resolve(b));
+
+const SCHEMA: Schema = {
+  type: "struct",
+  "schema-id": 0,
+  fields: [
+    { id: 1, name: "id", required: true, type: "long" },
+    { id: 2, name: "order_id", required: true, type: "string" },
+    { id: 3, name: "ts", required: true, type: "timestamptz" },
+    { id: 4, name: "amount", required: false, type: "decimal(12, 2)" },
+    { id: 5, name: "note", required: false, type: "string" },
+    { id: 6, name: "qty", required: false, type: "int" },
+    {
+      id: 7,
+      name: "items",
+      required: false,
+      type: {
+        type: "list",
+        "element-id": 8,
+        "element-required": false,
+        element: {
+          type: "struct",
+          fields: [
+            { id: 9, name: "sku", required: false, type: "string" },
+            { id: 10, name: "quantity", required: false, type: "int" },
+            { id: 11, name: "unit_price", required: false, type: "decimal(12, 2)" },
+          ],
+        },
+      },
+    },
+  ],
+};
+const SPECS: Record<string, PartitionSpec> = {
+  hour: {
+    "spec-id": 0,
+    fields: [{ "source-id": 3, "field-id": 1000, name: "ts_hour", transform: "hour" }],
+  },
+  bucket: {
+    "spec-id": 0,
+    fields: [{ "source-id": 2, "field-id": 1000, name: "id_bucket", transform: "bucket[16]" }],
+  },
+};
+const ROWS_SQL = `SELECT i::BIGINT AS id,
+    substr(md5(i::VARCHAR), 1, 8) || '-' || substr(md5(i::VARCHAR), 9, 4) || '-' ||
+      substr(md5(i::VARCHAR), 13, 4) || '-' || substr(md5(i::VARCHAR), 17, 4) || '-' ||
+      substr(md5(i::VARCHAR), 21, 12) AS order_id,
+    TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(i * 40000) AS ts,
+    ((i * 7919) % 100000 / 100.0)::DECIMAL(12, 2) AS amount,
+    CASE WHEN i % 5 = 0 THEN NULL ELSE 'Zürich ' || (i % 1000)::VARCHAR END AS note,
+    (i % 7)::INTEGER AS qty,
+    [{'sku': 'SKU-' || lpad((i % 5000)::VARCHAR, 5, '0'), 'quantity': (i % 4 + 1)::INTEGER,
+      'unit_price': ((i * 31) % 99999 / 100.0)::DECIMAL(12, 2)}] AS items
+  FROM range(0, ${rows}) t(i)`;
+
+function cpuSeconds(): number {
+  const fields = Deno.readTextFileSync("/proc/self/stat").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, clock ticks
+}
+
+interface Build {
+  dir: string;
+  // deno-lint-ignore no-explicit-any
+  duckdb: any;
+  // deno-lint-ignore no-explicit-any
+  stage: (options: any) => Promise<{ rows: bigint; dispose(): Promise<void> }>;
+}
+
+const loaded: Build[] = [];
+for (const dir of builds) {
+  const { DuckDb } = await import(`${dir}/src/duckdb/duckdb.ts`);
+  const { stageDataFiles } = await import(`${dir}/src/iceberg/write/data_files.ts`);
+  const duckdb = await DuckDb.open({ threads: 1 });
+  await duckdb.run(`CREATE TABLE batch AS ${ROWS_SQL}`);
+  loaded.push({ dir, duckdb, stage: stageDataFiles });
+}
+
+const temp = await Deno.makeTempDir({ prefix: "bench-write-" });
+const samples = new Map<string, number[]>();
+try {
+  for (let round = 0; round < rounds + 1; round++) {
+    for (const build of loaded) {
+      for (const [name, spec] of Object.entries(SPECS)) {
+        const before = cpuSeconds();
+        const staged = await build.stage({
+          duckdb: build.duckdb,
+          store: undefined,
+          schema: SCHEMA,
+          spec,
+          source: "batch",
+          location: "s3://bench/t",
+          targetFileSizeBytes: 128 << 20,
+          tempDir: temp,
+        });
+        const cpu = cpuSeconds() - before;
+        await staged.dispose();
+        if (staged.rows !== BigInt(rows)) {
+          throw new Error(`${build.dir}: wrote ${staged.rows} rows`);
+        }
+        if (round === 0) continue; // warm-up
+        const key = `${build.dir} ${name}`;
+        samples.set(key, [...(samples.get(key) ?? []), cpu]);
+      }
+    }
+  }
+} finally {
+  await Deno.remove(temp, { recursive: true });
+}
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+console.log(
+  `${rows} rows per batch, ${rounds} rounds, medians of CPU per row (DuckDB on 1 thread):`,
+);
+for (const [key, xs] of samples) {
+  console.log(`${key}: ${(median(xs) / rows * 1e6).toFixed(2)} us/row`);
+}
