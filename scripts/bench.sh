@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): starts the services they need, runs one benchmark
 # by name (default: all), prints its numbers. Record results in BENCHMARKS.md.
-#   deno task bench [generate|iceberg|drain|stages|freshness|merge|query|write|all] [-- benchmark options]
+#   deno task bench [generate|iceberg|drain|stages|freshness|merge|query|write|fetch|all] [-- benchmark options]
 # Options differ per benchmark, so `all` runs each with its defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ which=${1:-all}
 # `deno task bench NAME -- OPTIONS` passes the separator through.
 if [ "${1:-}" = "--" ]; then shift; fi
 if [ "$which" = all ] && [ "$#" -gt 0 ]; then
-  echo "benchmark options need a benchmark name (generate, iceberg, drain, stages, freshness, merge, query or write), not 'all'" >&2
+  echo "benchmark options need a benchmark name (generate, iceberg, drain, stages, freshness, merge, query, write or fetch), not 'all'" >&2
   exit 2
 fi
 bash scripts/services.sh up
@@ -22,6 +22,7 @@ case "$which" in
   freshness) deno run --allow-all bench/freshness.ts "$@" ;;
   merge) deno run --allow-all bench/merge_cost.ts "$@" ;;
   write) deno run --allow-all bench/write_files.ts "$@" ;;
+  fetch) deno run --allow-all bench/kafka_fetch.ts "$@" ;;
   query)
     bash scripts/services.sh up trino
     deno run --allow-all bench/query_latency.ts "$@"
@@ -32,7 +33,7 @@ case "$which" in
     deno run --allow-all bench/engine_drain.ts
     ;;
   *)
-    echo "unknown benchmark '$which' (have: generate, iceberg, drain, stages, freshness, merge, query, write, all)" >&2
+    echo "unknown benchmark '$which' (have: generate, iceberg, drain, stages, freshness, merge, query, write, fetch, all)" >&2
     exit 2
     ;;
 esac
