@@ -201,8 +201,10 @@ function decodeBatches(b: Uint8Array, start: number, end: number, out: Decoded):
       if (valueLength > 0) pos += valueLength;
       const headers = varint(b);
       for (let h = 0; h < headers; h++) {
-        pos += Math.max(varint(b), 0);
-        pos += Math.max(varint(b), 0);
+        const keyBytes = varint(b);
+        pos += Math.max(keyBytes, 0);
+        const valueBytes = varint(b);
+        pos += Math.max(valueBytes, 0);
       }
     }
     next = baseOffset + BigInt(view.getInt32(at + 23)) + 1n;

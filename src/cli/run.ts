@@ -199,6 +199,7 @@ async function runEngine(context: CommandContext): Promise<number> {
     );
     const feed = new KafkaFeed({
       kafka,
+      connection,
       topic,
       groupId: values["group-id"],
       logger,

@@ -1,19 +1,24 @@
 /**
  * The engine's Kafka feed: one consumer-group member reading the topic once
- * for all streams. Start positions come from the tables (each assigned
- * partition is sought to the lowest next offset the tables recorded); the
- * group's committed offsets are only advanced after the tables commit, as a
- * convenience for tools. Records go to the pipeline in fetch-sized chunks;
- * `offer` waits while writers are busy, which holds the fetch loop (bounded
- * memory). On revocation, buffered records of lost partitions are dropped:
- * the new owner re-reads them from the tables' offsets.
+ * for all streams. kafkajs keeps the group (joins, heartbeats, assignments,
+ * the group's offsets) with the topic paused, so it never fetches; the
+ * records come from our own Fetch requests (fetcher.ts: one buffer per
+ * response, no objects per record but the records themselves). Start
+ * positions come from the tables (each assigned partition starts at the
+ * lowest next offset the tables recorded); the group's committed offsets
+ * are only advanced after the tables commit, as a convenience for tools.
+ * Records go to the pipeline one fetch at a time; `offer` waits while
+ * writers are busy, which holds the fetch loop (bounded memory). On
+ * revocation, buffered records of lost partitions are dropped: the new
+ * owner re-reads them from the tables' offsets.
  */
 import type { Consumer, Kafka } from "kafkajs";
-import type { Buffer } from "node:buffer";
 import type { RawRecord } from "../batch/types.ts";
 import { type Clock, systemClock } from "../core/clock.ts";
 import { errorMessage, LakehouseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
+import type { KafkaConnection } from "./client.ts";
+import { type FetchedPartition, Fetcher, FetchError } from "./fetcher.ts";
 
 /** What the feed needs from the engine. */
 export interface FeedTarget {
@@ -33,6 +38,8 @@ export interface FeedTarget {
 
 export interface KafkaFeedOptions {
   readonly kafka: Kafka;
+  /** Where the feed's own fetches connect (the brokers kafkajs was given). */
+  readonly connection: KafkaConnection;
   readonly topic: string;
   readonly groupId: string;
   readonly target: FeedTarget;
@@ -52,16 +59,15 @@ export class KafkaFeed {
   readonly #o: KafkaFeedOptions;
   readonly #clock: Clock;
   readonly #consumer: Consumer;
+  readonly #fetcher: Fetcher;
   #assigned: number[] = [];
   /** The group offsets this member committed last, per partition. */
   readonly #groupCommitted = new Map<number, bigint>();
   #lastGroupCommitMs = 0;
   /**
-   * Per partition, the next offset this feed expects: where it was sought,
-   * then one past the last record handed over. kafkajs may deliver from its
-   * own position first (a restarted consumer can start from the group's
-   * offsets or the beginning before a seek lands); records below are copies
-   * of records already handed over and are dropped here.
+   * Per partition, the next offset this feed expects: where it started,
+   * then one past the last record handed over; records below are copies of
+   * records already handed over and are dropped here.
    */
   readonly #expected = new Map<number, bigint>();
   #offered = 0;
@@ -76,12 +82,20 @@ export class KafkaFeed {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
     this.#lastRecordMs = this.#clock.now();
+    this.#fetcher = new Fetcher({
+      brokers: options.connection.brokers,
+      clientId: options.connection.clientId,
+      connectTimeoutMs: options.connection.connectTimeoutMs,
+      topic: options.topic,
+      fetchBytesPerPartitionMax: options.fetchBytesPerPartitionMax,
+      maxWaitMs: MAX_WAIT_MS,
+    });
     this.#consumer = options.kafka.consumer({
       groupId: options.groupId,
       allowAutoTopicCreation: false,
       maxBytesPerPartition: options.fetchBytesPerPartitionMax,
       maxBytes: options.fetchBytesPerPartitionMax * 8,
-      maxWaitTimeInMs: 250,
+      maxWaitTimeInMs: MAX_WAIT_MS,
       sessionTimeout: 30_000,
       rebalanceTimeout: 60_000,
       heartbeatInterval: 3_000,
@@ -123,25 +137,23 @@ export class KafkaFeed {
       for (const p of lost) this.#groupCommitted.delete(p);
       this.#assigned = partitions;
       this.#joined = true;
-      // kafkajs starts fetching without waiting for this handler: hold the
-      // topic until every partition is sought, or a fetch from the group's
-      // offsets (or the beginning) would race the positions set here.
+      // kafkajs would start fetching without waiting for this handler: the
+      // topic stays paused for it (it heartbeats on), and our fetches stop
+      // until every partition is positioned.
       consumer.pause([{ topic }]);
+      this.#fetcher.assign(new Map());
       // Idle time counts from the moment partitions are ours.
       this.#lastRecordMs = this.#clock.now();
       try {
         const start = await target.startOffsets(partitions);
         await this.#checkRetained(start);
-        for (const [partition, offset] of start) {
-          this.#expected.set(partition, offset);
-          consumer.seek({ topic, partition, offset: offset.toString() });
-        }
+        for (const [partition, offset] of start) this.#expected.set(partition, offset);
+        this.#fetcher.assign(start);
         logger.info(
           `assigned partitions ${partitions.join(",") || "(none)"} of ${topic}; starting at ${
             [...start].map(([p, o]) => `${p}:${o}`).join(" ")
           }`,
         );
-        consumer.resume([{ topic }]);
       } catch (error) {
         // A join that lands while this member is leaving (SIGTERM during a
         // rebalance) cannot be positioned and does not need to be.
@@ -176,9 +188,12 @@ export class KafkaFeed {
       }
     });
     await consumer.subscribe({ topic, fromBeginning: true });
+    const stopped = Promise.withResolvers<void>();
+    this.#stopped = stopped.promise;
     const done = new Promise<void>((resolve) => {
       const stop = () => {
         this.#stopping = true;
+        stopped.resolve();
         resolve();
       };
       this.#stop = stop;
@@ -204,6 +219,8 @@ export class KafkaFeed {
           ticking = false;
         }
         const idle = this.#o.idleExitMs;
+        // Waiting on the writers with records in hand is not idleness.
+        if (this.#offering) this.#lastRecordMs = this.#clock.now();
         if (idle !== undefined && this.#joined && this.#clock.now() - this.#lastRecordMs > idle) {
           stop();
         }
@@ -215,42 +232,15 @@ export class KafkaFeed {
       autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 1,
-      eachBatch: async ({ batch, resolveOffset, heartbeat, isRunning, isStale }) => {
-        if (batch.messages.length === 0 || !isRunning() || isStale() || this.#stopping) return;
-        const expected = this.#expected.get(batch.partition) ?? 0n;
-        const records: RawRecord[] = [];
-        for (let i = 0; i < batch.messages.length; i++) {
-          const m = batch.messages[i];
-          const offset = BigInt(m.offset);
-          if (offset < expected) continue;
-          records.push({
-            topic: batch.topic,
-            partition: batch.partition,
-            offset,
-            key: m.key ? view(m.key) : null,
-            value: m.value ? view(m.value) : null,
-            timestampMs: Number(m.timestamp),
-          });
-        }
-        if (records.length < batch.messages.length) {
-          logger.debug(
-            `dropped ${batch.messages.length - records.length} records of partition ` +
-              `${batch.partition} below offset ${expected} (already handed over)`,
-          );
-        }
-        if (records.length > 0) {
-          this.#expected.set(batch.partition, records[records.length - 1].offset + 1n);
-        }
-        const handedOver = await this.#offerWithHeartbeats(records, heartbeat);
-        if (!handedOver) return;
-        this.#offered += records.length;
-        this.#lastRecordMs = this.#clock.now();
-        resolveOffset(batch.messages[batch.messages.length - 1].offset);
-        await heartbeat();
-      },
+      // The topic is paused whenever partitions are assigned: a batch that
+      // slips through before the pause is not ours to hand over.
+      eachBatch: () => Promise.resolve(),
     });
+    const reading = this.#readLoop();
     await done;
     this.#stopTimer?.();
+    await reading;
+    this.#fetcher.close();
     await consumer.stop();
     try {
       await target.flush();
@@ -262,46 +252,100 @@ export class KafkaFeed {
   }
 
   /**
-   * Hands records to the target, which waits while the writers are behind
-   * (for as long as a storage outage lasts). Meanwhile the group must still
-   * hear from this member, or it would be dropped from the group after the
-   * session timeout and its partitions moved: kafkajs only heartbeats between
-   * batches, so heartbeat here every few seconds. Returns false when the feed
-   * is stopping: the records are in the target's batcher, and the wait for
-   * room no longer matters.
+   * Fetches the assigned partitions and hands their records to the target,
+   * one partition's records at a time; the target waits while the writers
+   * are behind (for as long as a storage outage lasts), which holds the
+   * fetches. A fetch begun before a rebalance is dropped. Broker restarts
+   * and leader moves are retried; a partition whose position fell off the
+   * log (retention) moves to the log's start, reported.
    */
-  async #offerWithHeartbeats(
-    records: readonly RawRecord[],
-    heartbeat: () => Promise<void>,
-  ): Promise<boolean> {
-    const offered = this.#o.target.offer(records);
-    let settled = false;
-    offered.then(() => settled = true, () => settled = true);
-    for (;;) {
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const tick = new Promise<void>((resolve) => timer = setTimeout(resolve, HEARTBEAT_WAIT_MS));
+  async #readLoop(): Promise<void> {
+    const { logger, target } = this.#o;
+    let failures = 0;
+    while (!this.#stopping) {
+      if (this.#fetcher.assigned.length === 0) {
+        await Promise.race([this.#stopped, new Promise((r) => setTimeout(r, IDLE_POLL_MS))]);
+        continue;
+      }
+      const generation = this.#fetcher.generation;
+      let fetched: FetchedPartition[];
       try {
-        await Promise.race([offered, tick]);
-      } finally {
-        clearTimeout(timer);
-      }
-      if (settled) {
-        await offered; // rethrows a failure of the writers
-        return true;
-      }
-      if (this.#stopping) {
-        offered.catch(() => {});
-        return false;
-      }
-      // Waiting on the writers with records in hand is not idleness.
-      this.#lastRecordMs = this.#clock.now();
-      try {
-        await heartbeat();
+        fetched = await this.#fetcher.fetch();
+        if (failures > 0) {
+          logger.info(`fetching from Kafka again after ${failures} failed attempts`);
+        }
+        failures = 0;
       } catch (error) {
-        // A rebalance began: let kafkajs rejoin; the records stay in the batcher.
-        offered.catch(() => {});
-        throw error;
+        if (this.#stopping) break;
+        if (error instanceof FetchError && error.code === OFFSET_OUT_OF_RANGE) {
+          await this.#outOfRange(error.partition);
+          continue;
+        }
+        if (error instanceof LakehouseError && !error.retriable) {
+          this.#fatal = error;
+          this.#stop?.();
+          break;
+        }
+        failures++;
+        const waitMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (failures - 1));
+        const text = `Kafka fetch failed (${errorMessage(error)}); retrying in ${waitMs} ms`;
+        if (failures === 1) logger.warn(text);
+        else logger.debug(text);
+        await Promise.race([this.#stopped, new Promise((r) => setTimeout(r, waitMs))]);
+        continue;
       }
+      for (const { partition, records } of fetched) {
+        if (generation !== this.#fetcher.generation || this.#stopping) break;
+        const expected = this.#expected.get(partition) ?? 0n;
+        const fresh = records.length > 0 && records[0].offset < expected
+          ? records.filter((r) => r.offset >= expected)
+          : records;
+        if (fresh.length === 0) continue;
+        this.#expected.set(partition, fresh[fresh.length - 1].offset + 1n);
+        if (!await this.#offer(target, fresh)) return;
+        this.#offered += fresh.length;
+        this.#lastRecordMs = this.#clock.now();
+      }
+    }
+  }
+
+  /**
+   * Hands records to the target. Returns false when the feed stops while
+   * the target still waits: the records are in its batcher, and the wait
+   * for room no longer matters.
+   */
+  async #offer(target: FeedTarget, records: readonly RawRecord[]): Promise<boolean> {
+    const offered = target.offer(records);
+    this.#offering = true;
+    try {
+      const stopped = this.#stopped.then(() => false);
+      if (await Promise.race([offered.then(() => true), stopped])) return true;
+      offered.catch(() => {});
+      return false;
+    } catch (error) {
+      // The writers failed: the run stops, and the flush that ends it
+      // reports the failure (as the commit timer does).
+      this.#o.logger.debug(`stopping the fetches: ${errorMessage(error)}`);
+      this.#stop?.();
+      return false;
+    } finally {
+      this.#offering = false;
+    }
+  }
+
+  /** A partition's position is no longer in the log: check it as a start, then resume where it can. */
+  async #outOfRange(partition: number): Promise<void> {
+    const expected = this.#expected.get(partition) ?? 0n;
+    try {
+      const low = await this.#checkRetained(new Map([[partition, expected]]));
+      const resume = low.get(partition) ?? expected;
+      if (resume > expected) {
+        this.#expected.set(partition, resume);
+        this.#fetcher.seek(partition, resume);
+      }
+    } catch (error) {
+      this.#fatal = error instanceof Error ? error : new Error(String(error));
+      this.#stop?.();
     }
   }
 
@@ -313,12 +357,14 @@ export class KafkaFeed {
    * before the partition's first retained record means retention deleted
    * records before they were committed: they are gone, which is reported.
    */
-  async #checkRetained(start: ReadonlyMap<number, bigint>): Promise<void> {
+  async #checkRetained(start: ReadonlyMap<number, bigint>): Promise<Map<number, bigint>> {
     const { kafka, topic, logger } = this.#o;
     const admin = kafka.admin();
     await admin.connect();
+    const lows = new Map<number, bigint>();
     try {
       for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+        lows.set(partition, BigInt(low));
         const from = start.get(partition);
         if (from === undefined) continue;
         if (from > BigInt(high)) {
@@ -342,9 +388,14 @@ export class KafkaFeed {
     } finally {
       await admin.disconnect();
     }
+    return lows;
   }
 
   #stopping = false;
+  /** Resolves when the feed stops. */
+  #stopped: Promise<void> = new Promise(() => {});
+  /** The read loop waits on the target with records in hand. */
+  #offering = false;
   #stopTimer: (() => void) | undefined;
   #stop: (() => void) | undefined;
   /** A crash kafkajs does not restart from: the run ends with it after committing what it has. */
@@ -354,9 +405,12 @@ export class KafkaFeed {
 /** Group offsets are committed at most this often (they are advisory). */
 const GROUP_COMMIT_INTERVAL_MS = 1_000;
 
-/** How often a member blocked on the writers tells the group it is alive. */
-const HEARTBEAT_WAIT_MS = 3_000;
-
-function view(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
+/** How long the broker may hold a fetch that has nothing to return. */
+const MAX_WAIT_MS = 250;
+/** How often the read loop looks for partitions while it has none. */
+const IDLE_POLL_MS = 50;
+/** Backoff of failed fetches (a broker restarting): from, up to. */
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 5_000;
+/** Kafka's error code for a fetch position outside the partition's log. */
+const OFFSET_OUT_OF_RANGE = 1;

@@ -126,6 +126,10 @@ export class Reader {
     this.#buf = buf;
     this.#view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
+  /** The bytes read from (for views into a response, e.g. record batches). */
+  get bytes(): Uint8Array {
+    return this.#buf;
+  }
   int8(): number {
     return this.#view.getInt8(this.pos++);
   }
@@ -224,4 +228,67 @@ export function varintSize(v: number): number {
     n++;
   }
   return n;
+}
+
+/** What a Metadata v8 response says about one topic. */
+export interface TopicMetadata {
+  /** Broker id -> host and port. */
+  readonly brokers: Map<number, [string, number]>;
+  /** Partition -> leader broker id, for the partitions that have one and no error. */
+  readonly leaders: Map<number, number>;
+  /** Every partition of the topic. */
+  readonly partitions: number[];
+  /** The topic's error code (3, UNKNOWN_TOPIC_OR_PARTITION, when it is not in the response). */
+  readonly error: number;
+}
+
+/** API key and version of the Metadata request readMetadata reads the answer of. */
+export const METADATA_API = { key: 3, version: 8 } as const;
+
+/** The body of a Metadata v8 request for one topic (never creating it). */
+export function writeMetadataRequest(w: Writer, topic: string): void {
+  w.int32(1);
+  w.string(topic);
+  w.int8(0); // allow_auto_topic_creation
+  w.int8(0); // include cluster authorized operations
+  w.int8(0); // include topic authorized operations
+}
+
+/** Reads a Metadata v8 response (after its correlation id) for `topic`. */
+export function readMetadata(meta: Reader, topic: string): TopicMetadata {
+  meta.int32(); // throttle
+  const brokers = new Map<number, [string, number]>();
+  const brokerCount = meta.int32();
+  for (let i = 0; i < brokerCount; i++) {
+    const id = meta.int32();
+    const host = meta.string()!;
+    const port = meta.int32();
+    meta.string(); // rack
+    brokers.set(id, [host, port]);
+  }
+  meta.string(); // cluster id
+  meta.int32(); // controller
+  const leaders = new Map<number, number>();
+  const partitions: number[] = [];
+  let error = 3;
+  const topics = meta.int32();
+  for (let t = 0; t < topics; t++) {
+    const topicError = meta.int16();
+    const name = meta.string();
+    meta.bool(); // internal
+    const count = meta.int32();
+    for (let i = 0; i < count; i++) {
+      const partitionError = meta.int16();
+      const index = meta.int32();
+      const leader = meta.int32();
+      meta.int32(); // leader epoch
+      for (let k = 0; k < 3; k++) meta.array(() => meta.int32()); // replicas, isr, offline
+      if (name !== topic) continue;
+      partitions.push(index);
+      if (partitionError === 0 && leader >= 0) leaders.set(index, leader);
+    }
+    meta.int32(); // authorized operations
+    if (name === topic) error = topicError;
+  }
+  return { brokers, leaders, partitions, error };
 }

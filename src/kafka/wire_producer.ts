@@ -8,10 +8,17 @@
  */
 import { type Clock, systemClock } from "../core/clock.ts";
 import { LakehouseError, ServiceUnavailableError } from "../core/errors.ts";
-import { Reader, type WireRecord, Writer, writeRecordBatch } from "./wire.ts";
+import {
+  METADATA_API,
+  Reader,
+  readMetadata,
+  type WireRecord,
+  writeMetadataRequest,
+  Writer,
+  writeRecordBatch,
+} from "./wire.ts";
 
 const API_PRODUCE = 0;
-const API_METADATA = 3;
 const API_INIT_PRODUCER_ID = 22;
 
 /** Names of the error codes a producer can meet (the rest are reported by number). */
@@ -198,56 +205,21 @@ export class WireProducer {
         { cause: lastError },
       );
     }
-    const meta = await bootstrap.request(API_METADATA, 8, (w) => {
-      w.int32(1);
-      w.string(options.topic);
-      w.int8(0); // allow_auto_topic_creation
-      w.int8(0);
-      w.int8(0);
-    });
-    meta.int32(); // throttle
-    const brokers = new Map<number, [string, number]>();
-    for (
-      const b of meta.array(() => ({
-        id: meta.int32(),
-        host: meta.string()!,
-        port: meta.int32(),
-        rack: meta.string(),
-      }))
-    ) {
-      brokers.set(b.id, [b.host, b.port]);
-    }
-    meta.string(); // cluster id
-    meta.int32(); // controller
-    const leaders = new Map<number, number>();
-    const topics = meta.array(() => {
-      const error = meta.int16();
-      const name = meta.string();
-      meta.bool();
-      const partitions = meta.array(() => {
-        const pError = meta.int16();
-        const index = meta.int32();
-        const leader = meta.int32();
-        meta.int32();
-        meta.array(() => meta.int32());
-        meta.array(() => meta.int32());
-        meta.array(() => meta.int32());
-        return { pError, index, leader };
-      });
-      meta.int32();
-      return { error, name, partitions };
-    });
-    const topic = topics.find((t) => t.name === options.topic);
-    if (!topic || topic.error !== 0) {
+    const meta = await bootstrap.request(
+      METADATA_API.key,
+      METADATA_API.version,
+      (w) => writeMetadataRequest(w, options.topic),
+    );
+    const { brokers, leaders, partitions, error } = readMetadata(meta, options.topic);
+    if (error !== 0) {
       bootstrap.close();
-      throw kafkaError(topic?.error ?? 3, `metadata for topic ${options.topic}`);
+      throw kafkaError(error, `metadata for topic ${options.topic}`);
     }
-    for (const p of topic.partitions) {
-      if (p.pError !== 0 || p.leader < 0) {
+    for (const index of partitions) {
+      if (!leaders.has(index)) {
         bootstrap.close();
-        throw kafkaError(p.pError || 5, `partition ${p.index} of ${options.topic} (no leader)`);
+        throw kafkaError(5, `partition ${index} of ${options.topic} (no leader)`);
       }
-      leaders.set(p.index, p.leader);
     }
     // A fresh broker answers "coordinator loading" (14, 15, 16) until its
     // transaction log is ready: wait for it rather than fail.
