@@ -12,7 +12,8 @@
  */
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
-import type { PartitionSpec, Schema } from "../src/iceberg/spec/types.ts";
+import { BUCKET_SPEC, HOUR_SPEC, TEST_SCHEMA as SCHEMA } from "../src/iceberg/_fixtures.ts";
+import type { PartitionSpec } from "../src/iceberg/spec/types.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -30,46 +31,7 @@ if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(rounds) || rounds <
 }
 const builds = (values.build ?? ["."]).map((b) => resolve(b));
 
-const SCHEMA: Schema = {
-  type: "struct",
-  "schema-id": 0,
-  fields: [
-    { id: 1, name: "id", required: true, type: "long" },
-    { id: 2, name: "order_id", required: true, type: "string" },
-    { id: 3, name: "ts", required: true, type: "timestamptz" },
-    { id: 4, name: "amount", required: false, type: "decimal(12, 2)" },
-    { id: 5, name: "note", required: false, type: "string" },
-    { id: 6, name: "qty", required: false, type: "int" },
-    {
-      id: 7,
-      name: "items",
-      required: false,
-      type: {
-        type: "list",
-        "element-id": 8,
-        "element-required": false,
-        element: {
-          type: "struct",
-          fields: [
-            { id: 9, name: "sku", required: false, type: "string" },
-            { id: 10, name: "quantity", required: false, type: "int" },
-            { id: 11, name: "unit_price", required: false, type: "decimal(12, 2)" },
-          ],
-        },
-      },
-    },
-  ],
-};
-const SPECS: Record<string, PartitionSpec> = {
-  hour: {
-    "spec-id": 0,
-    fields: [{ "source-id": 3, "field-id": 1000, name: "ts_hour", transform: "hour" }],
-  },
-  bucket: {
-    "spec-id": 0,
-    fields: [{ "source-id": 2, "field-id": 1000, name: "id_bucket", transform: "bucket[16]" }],
-  },
-};
+const SPECS: Record<string, PartitionSpec> = { hour: HOUR_SPEC, bucket: BUCKET_SPEC };
 const ROWS_SQL = `SELECT i::BIGINT AS id,
     substr(md5(i::VARCHAR), 1, 8) || '-' || substr(md5(i::VARCHAR), 9, 4) || '-' ||
       substr(md5(i::VARCHAR), 13, 4) || '-' || substr(md5(i::VARCHAR), 17, 4) || '-' ||

@@ -13,7 +13,15 @@
 import { gunzipSync } from "node:zlib";
 import type { RawRecord } from "../batch/types.ts";
 import { LakehouseError } from "../core/errors.ts";
-import { METADATA_API, Reader, readMetadata, writeMetadataRequest, Writer } from "./wire.ts";
+import {
+  errorName,
+  frameRequest,
+  METADATA_API,
+  Reader,
+  readMetadata,
+  writeMetadataRequest,
+  type Writer,
+} from "./wire.ts";
 
 const API_FETCH = 1;
 /** Fetch v4: record batches, isolation level, aborted transactions (no sessions). */
@@ -21,18 +29,6 @@ const FETCH_VERSION = 4;
 
 /** Per-partition errors a leader change or a restarting broker causes: metadata again, retry. */
 const RETRIABLE = new Set([3, 5, 6, 13, 56, 74, 75]);
-const ERROR_NAMES: Record<number, string> = {
-  1: "OFFSET_OUT_OF_RANGE",
-  2: "CORRUPT_MESSAGE",
-  3: "UNKNOWN_TOPIC_OR_PARTITION",
-  5: "LEADER_NOT_AVAILABLE",
-  6: "NOT_LEADER_OR_FOLLOWER",
-  13: "NETWORK_EXCEPTION",
-  29: "TOPIC_AUTHORIZATION_FAILED",
-  56: "KAFKA_STORAGE_ERROR",
-  74: "FENCED_LEADER_EPOCH",
-  75: "UNKNOWN_LEADER_EPOCH",
-};
 
 /** A Kafka error of one partition; `retriable` ones heal with fresh metadata. */
 export class FetchError extends LakehouseError {
@@ -185,9 +181,7 @@ export class Fetcher {
           throw new FetchError(
             -1,
             error,
-            `Kafka has no metadata for topic ${this.#o.topic}: ${
-              ERROR_NAMES[error] ?? `error code ${error}`
-            }`,
+            `Kafka has no metadata for topic ${this.#o.topic}: ${errorName(error)}`,
           );
         }
         this.#brokers = brokers;
@@ -250,7 +244,7 @@ export class Fetcher {
             partition,
             code,
             `Kafka refused a fetch of partition ${partition} of ${this.#o.topic}: ${
-              ERROR_NAMES[code] ?? `error code ${code}`
+              errorName(code)
             }`,
           );
         }
@@ -472,16 +466,8 @@ class Connection {
 
   async request(apiKey: number, version: number, body: (w: Writer) => void): Promise<Reader> {
     try {
-      const w = new Writer(256);
-      w.int32(0);
-      w.int16(apiKey);
-      w.int16(version);
       const id = this.#nextId++;
-      w.int32(id);
-      w.string(this.#clientId);
-      body(w);
-      w.setInt32(0, w.pos - 4);
-      const bytes = w.result();
+      const bytes = frameRequest(apiKey, version, id, this.#clientId, body);
       for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
       const head = await this.#read(4);
       const size = new DataView(head.buffer).getInt32(0);

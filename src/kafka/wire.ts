@@ -230,6 +230,26 @@ export function varintSize(v: number): number {
   return n;
 }
 
+/** A request frame: size, API key and version, correlation id, client id, then `body`. */
+export function frameRequest(
+  apiKey: number,
+  version: number,
+  correlationId: number,
+  clientId: string,
+  body: (w: Writer) => void,
+  size = 256,
+): Uint8Array {
+  const w = new Writer(size + 64);
+  w.int32(0);
+  w.int16(apiKey);
+  w.int16(version);
+  w.int32(correlationId);
+  w.string(clientId);
+  body(w);
+  w.setInt32(0, w.pos - 4);
+  return w.result();
+}
+
 /** What a Metadata v8 response says about one topic. */
 export interface TopicMetadata {
   /** Broker id -> host and port. */
@@ -291,4 +311,34 @@ export function readMetadata(meta: Reader, topic: string): TopicMetadata {
     if (name === topic) error = topicError;
   }
   return { brokers, leaders, partitions, error };
+}
+
+/** Names of the Kafka error codes the engine and the generator meet (others by number). */
+const ERROR_NAMES: Record<number, string> = {
+  1: "OFFSET_OUT_OF_RANGE",
+  2: "CORRUPT_MESSAGE",
+  3: "UNKNOWN_TOPIC_OR_PARTITION",
+  5: "LEADER_NOT_AVAILABLE",
+  6: "NOT_LEADER_OR_FOLLOWER",
+  7: "REQUEST_TIMED_OUT",
+  10: "MESSAGE_TOO_LARGE",
+  13: "NETWORK_EXCEPTION",
+  14: "COORDINATOR_LOAD_IN_PROGRESS",
+  15: "COORDINATOR_NOT_AVAILABLE",
+  16: "NOT_COORDINATOR",
+  19: "NOT_ENOUGH_REPLICAS",
+  20: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+  29: "TOPIC_AUTHORIZATION_FAILED",
+  45: "OUT_OF_ORDER_SEQUENCE_NUMBER",
+  46: "DUPLICATE_SEQUENCE_NUMBER",
+  47: "INVALID_PRODUCER_EPOCH",
+  56: "KAFKA_STORAGE_ERROR",
+  59: "UNKNOWN_PRODUCER_ID",
+  74: "FENCED_LEADER_EPOCH",
+  75: "UNKNOWN_LEADER_EPOCH",
+};
+
+/** A Kafka error code's name, e.g. 6 -> NOT_LEADER_OR_FOLLOWER. */
+export function errorName(code: number): string {
+  return ERROR_NAMES[code] ?? `error code ${code}`;
 }

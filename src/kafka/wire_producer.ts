@@ -9,40 +9,22 @@
 import { type Clock, systemClock } from "../core/clock.ts";
 import { LakehouseError, ServiceUnavailableError } from "../core/errors.ts";
 import {
+  errorName,
+  frameRequest,
   METADATA_API,
   Reader,
   readMetadata,
   type WireRecord,
   writeMetadataRequest,
-  Writer,
+  type Writer,
   writeRecordBatch,
 } from "./wire.ts";
 
 const API_PRODUCE = 0;
 const API_INIT_PRODUCER_ID = 22;
 
-/** Names of the error codes a producer can meet (the rest are reported by number). */
-const ERROR_NAMES: Record<number, string> = {
-  1: "OFFSET_OUT_OF_RANGE",
-  2: "CORRUPT_MESSAGE",
-  3: "UNKNOWN_TOPIC_OR_PARTITION",
-  5: "LEADER_NOT_AVAILABLE",
-  6: "NOT_LEADER_OR_FOLLOWER",
-  7: "REQUEST_TIMED_OUT",
-  10: "MESSAGE_TOO_LARGE",
-  19: "NOT_ENOUGH_REPLICAS",
-  20: "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-  45: "OUT_OF_ORDER_SEQUENCE_NUMBER",
-  46: "DUPLICATE_SEQUENCE_NUMBER",
-  47: "INVALID_PRODUCER_EPOCH",
-  59: "UNKNOWN_PRODUCER_ID",
-  14: "COORDINATOR_LOAD_IN_PROGRESS",
-  15: "COORDINATOR_NOT_AVAILABLE",
-  16: "NOT_COORDINATOR",
-};
-
 function kafkaError(code: number, what: string): LakehouseError {
-  const name = ERROR_NAMES[code] ?? `error code ${code}`;
+  const name = errorName(code);
   // Leadership moves and timeouts pass; sequence and size errors do not.
   const retriable = [5, 6, 7, 19, 20].includes(code);
   return new LakehouseError(`Kafka refused ${what}: ${name}`, { retriable });
@@ -82,19 +64,11 @@ class BrokerConnection {
     size = 256,
   ): Promise<Reader> {
     if (this.#failure !== undefined) throw this.#failure;
-    const w = new Writer(size + 64);
-    w.int32(0);
-    w.int16(apiKey);
-    w.int16(version);
     const id = this.#nextId++;
-    w.int32(id);
-    w.string(this.#clientId);
-    body(w);
-    w.setInt32(0, w.pos - 4);
+    const bytes = frameRequest(apiKey, version, id, this.#clientId, body, size);
     const answer = new Promise<Reader>((resolve, reject) =>
       this.#waiting.push({ id, resolve, reject })
     );
-    const bytes = w.result();
     for (let off = 0; off < bytes.length;) off += await this.#conn.write(bytes.subarray(off));
     return await answer;
   }
