@@ -5,7 +5,7 @@
  */
 import { join, resolve } from "node:path";
 import { systemClock } from "../core/clock.ts";
-import { AbortedError, errorMessage, LakehouseError } from "../core/errors.ts";
+import { errorMessage, isAborted, LakehouseError } from "../core/errors.ts";
 import { osErrorText } from "../core/os_errors.ts";
 import { createLogger, type Logger } from "../core/log.ts";
 import {
@@ -213,7 +213,7 @@ async function runEngine(context: CommandContext): Promise<number> {
   } catch (error) {
     // Stopping took longer than --shutdown-timeout (storage down): what is
     // committed stays, the rest is read again on the next start.
-    if (!(error instanceof AbortedError) || !context.signal.aborted) throw error;
+    if (!isAborted(error) || !context.signal.aborted) throw error;
     logger.warn(
       `stopped after --shutdown-timeout ${formatDuration(shutdownMs)} without committing ` +
         `${stats.recordsIn - stats.recordsCommitted} records read since the last commit ` +

@@ -4,7 +4,7 @@
  * The clock and the randomness are injected so tests drive time.
  */
 import type { Clock } from "./clock.ts";
-import { AbortedError, LakehouseError } from "./errors.ts";
+import { AbortedError, isAborted, LakehouseError } from "./errors.ts";
 
 export interface BackoffPolicy {
   /** Delay bound before the first retry. */
@@ -102,7 +102,7 @@ export async function retryUntilAborted<T>(
     try {
       return await operation(attempt);
     } catch (error) {
-      if (error instanceof AbortedError || !retriable(error)) throw error;
+      if (isAborted(error) || !retriable(error)) throw error;
       if (options.signal?.aborted) throw abortedError(options.signal);
       const delayMs = backoffDelayMs(policy, attempt, options.random);
       options.onFailure?.(error, attempt, delayMs);

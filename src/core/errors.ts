@@ -58,6 +58,18 @@ export class AbortedError extends LakehouseError {
   }
 }
 
+/**
+ * Whether `error` is, or was caused by, an AbortedError: work given up at
+ * the shutdown deadline stays that when a layer wraps it with its context
+ * ("cannot read table metadata ...: abandoned").
+ */
+export function isAborted(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 16; e = e.cause, depth++) {
+    if (e instanceof AbortedError) return true;
+  }
+  return false;
+}
+
 /** Renders an unknown thrown value as one line for logs and CLI output. */
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message;
