@@ -281,8 +281,10 @@ export class KafkaFeed {
           await this.#outOfRange(error.partition);
           continue;
         }
-        if (error instanceof LakehouseError && !error.retriable) {
-          this.#fatal = error;
+        if (!fetchRetriable(error)) {
+          this.#fatal = error instanceof LakehouseError
+            ? error
+            : new LakehouseError(`Kafka fetch failed: ${errorMessage(error)}`, { cause: error });
           this.#stop?.();
           break;
         }

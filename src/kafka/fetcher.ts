@@ -41,6 +41,19 @@ export class FetchError extends LakehouseError {
   }
 }
 
+/**
+ * Whether a failed fetch is worth retrying: Kafka's retriable error codes,
+ * a lost or refused connection, a timeout are; a LakehouseError that says it
+ * is not (a codec we cannot read) and an error of the kind only a bug in
+ * this program raises (a TypeError and the like) are not: retrying those
+ * would repeat the failure forever.
+ */
+export function fetchRetriable(error: unknown): boolean {
+  if (error instanceof LakehouseError) return error.retriable;
+  return !(error instanceof TypeError || error instanceof RangeError ||
+    error instanceof ReferenceError || error instanceof SyntaxError);
+}
+
 export interface FetcherOptions {
   readonly brokers: readonly string[];
   readonly clientId: string;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import type { RawRecord } from "../batch/types.ts";
 import { LakehouseError } from "../core/errors.ts";
-import { decodeRecordBatches } from "./fetcher.ts";
+import { decodeRecordBatches, FetchError, fetchRetriable } from "./fetcher.ts";
 import { Writer, writeRecordBatch } from "./wire.ts";
 
 const enc = new TextEncoder();
@@ -142,4 +142,21 @@ Deno.test("corrupt batches fail with an error naming the partition, never hang o
       assert.match((error as Error).message, /partition 2 of t/);
     }
   }
+});
+
+Deno.test("a failed fetch is retried for broker and network failures, never for a bug", () => {
+  // Kafka's retriable codes (NOT_LEADER_OR_FOLLOWER, 6), lost connections, timeouts: retried.
+  assert.equal(fetchRetriable(new FetchError(0, 6, "not the leader")), true);
+  assert.equal(fetchRetriable(new Deno.errors.ConnectionReset("reset")), true);
+  assert.equal(fetchRetriable(new Error("the broker closed the connection")), true);
+  assert.equal(fetchRetriable(new LakehouseError("no metadata", { retriable: true })), true);
+  // A code Kafka does not retry (TOPIC_AUTHORIZATION_FAILED, 29), a codec we cannot read,
+  // and what only a bug raises: the run stops with the error instead of retrying forever.
+  assert.equal(fetchRetriable(new FetchError(0, 29, "not authorized")), false);
+  assert.equal(fetchRetriable(new LakehouseError("zstd batch")), false);
+  assert.equal(fetchRetriable(new TypeError("x is undefined")), false);
+  assert.equal(
+    fetchRetriable(new RangeError("offset is outside the bounds of the DataView")),
+    false,
+  );
 });
