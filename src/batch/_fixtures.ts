@@ -32,8 +32,3 @@ export function stagedColumns(payloadType: string): string {
     `kafka_offset: 'BIGINT', kafka_timestamp_ms: 'BIGINT', ingested_at_ms: 'BIGINT', ` +
     `payload: '${payloadType}'}`;
 }
-
-/** read_json's `columns` for a staged rejects file ("offset" is a keyword in DuckDB: quoted). */
-export const REJECT_COLUMNS = `{topic: 'VARCHAR', partition: 'INTEGER', "offset": 'BIGINT', ` +
-  `received_at_ms: 'BIGINT', kind: 'VARCHAR', reason: 'VARCHAR', payload_base64: 'VARCHAR', ` +
-  `payload_text: 'VARCHAR'}`;

@@ -8,8 +8,13 @@ import assert from "node:assert/strict";
 import { systemClock } from "../core/clock.ts";
 import { DuckDb, sqlString } from "../duckdb/duckdb.ts";
 import { EventSource } from "../generate/source.ts";
-import { encodeStaged, REJECT_COLUMNS, stagedColumns } from "./_fixtures.ts";
-import { encodeRejects, type RejectedRecord } from "./staged.ts";
+import { encodeStaged, stagedColumns } from "./_fixtures.ts";
+import {
+  encodeRejects,
+  REJECT_PAYLOAD_TEXT_SQL,
+  REJECT_STAGED_COLUMNS,
+  type RejectedRecord,
+} from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { validateEvent } from "./validate.ts";
 
@@ -174,7 +179,25 @@ Deno.test("read_json fails a whole file on each fault validateEvent refuses for 
   });
 });
 
-Deno.test("read_json reads rejects back to the exact payload bytes", async () => {
+/**
+ * Payloads on both sides of the UTF-8 line: what a strict TextDecoder
+ * accepts must come back as payload_text, what it refuses as NULL.
+ */
+const TEXT_EDGES: number[][] = [
+  [0x61, 0x00, 0x62], // NUL
+  [0xef, 0xbb, 0xbf, 0x7b, 0x7d], // byte order mark
+  [0xf0, 0x9f, 0x98, 0x80], // 4-byte sequence
+  [0xef, 0xbf, 0xbf], // noncharacter U+FFFF
+  [0xc2, 0x80], // C1 control
+  [0xed, 0xa0, 0x80], // a surrogate encoded (CESU-8)
+  [0xc0, 0xaf], // overlong "/"
+  [0xf4, 0x90, 0x80, 0x80], // past U+10FFFF
+  [0xe2, 0x82], // truncated
+  [0xff], // never valid
+  [0xf8, 0x88, 0x80, 0x80, 0x80], // 5-byte form
+];
+
+Deno.test("read_json reads rejects back to the exact payload bytes and their text", async () => {
   const source = new EventSource({
     seed: "duckdb-rejects",
     startTimeMs: Date.UTC(2026, 0, 1),
@@ -185,6 +208,7 @@ Deno.test("read_json reads rejects back to the exact payload bytes", async () =>
   const values: (Uint8Array | null)[] = [
     ...source.take(60).map((m) => m.value),
     ...READER_FAULTS.map((p) => ENCODER.encode(p)),
+    ...TEXT_EDGES.map((bytes) => new Uint8Array(bytes)),
     null,
   ];
   for (const [i, value] of values.entries()) {
@@ -192,22 +216,43 @@ Deno.test("read_json reads rejects back to the exact payload bytes", async () =>
     if (result.ok) throw new Error(`payload ${i} accepted`);
     rejects.push({ record: raw(value, i), reason: result.reason, kind: result.kind });
   }
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const textOf = (bytes: Uint8Array | null): string | null => {
+    try {
+      return bytes === null ? null : strict.decode(bytes);
+    } catch {
+      return null;
+    }
+  };
   await withEngine(async (duckdb, dir) => {
     const path = `${dir}/rejects.ndjson`;
     await Deno.writeFile(path, encodeRejects(rejects, 1_767_300_000_000));
     const rows = await duckdb.query<Record<string, unknown>>(
-      `SELECT "offset", kind, reason, to_base64(from_base64(payload_base64)) AS b64,
-         octet_length(from_base64(payload_base64)) AS size, payload_text
-       FROM read_json(${sqlString(path)}, format = 'newline_delimited', columns = ${REJECT_COLUMNS})
+      `SELECT "offset", kind, reason, to_base64(payload) AS b64, octet_length(payload) AS size,
+         to_base64(encode(${REJECT_PAYLOAD_TEXT_SQL})) AS text_b64
+       FROM (SELECT *, from_base64(payload_base64) AS payload FROM read_json(${
+        sqlString(path)
+      }, format = 'newline_delimited', columns = ${REJECT_STAGED_COLUMNS}))
        ORDER BY "offset"`,
     );
     assert.equal(rows.length, rejects.length);
+    let texts = 0;
     rows.forEach((row, i) => {
       const { record, reason, kind } = rejects[i];
       assert.equal(row.kind, kind);
       assert.equal(row.reason, reason);
       assert.equal(row.b64, record.value?.toBase64() ?? null);
       assert.equal(row.size, record.value === null ? null : BigInt(record.value.length));
+      // Compared as bytes: reading a string into JS would drop a byte order mark.
+      const text = textOf(record.value);
+      assert.equal(
+        row.text_b64,
+        text === null ? null : ENCODER.encode(text).toBase64(),
+        `payload_text of record ${i}`,
+      );
+      if (row.text_b64 !== null) texts++;
     });
+    // Both outcomes are exercised, the edge cases on each side included.
+    assert.ok(texts > 60 && texts < rows.length - 7, `${texts} of ${rows.length} as text`);
   });
 });

@@ -11,7 +11,8 @@ import assert from "node:assert/strict";
 import { DuckDb, sqlString } from "../duckdb/duckdb.ts";
 import { EVENT_PAYLOAD_STRUCT } from "../events/contract.ts";
 import { decodeBatch, packBatch } from "./decode.ts";
-import { REJECT_COLUMNS, stagedColumns } from "./_fixtures.ts";
+import { stagedColumns } from "./_fixtures.ts";
+import { REJECT_STAGED_COLUMNS } from "./staged.ts";
 import { isOneLine, mutatedCorpus } from "./_fuzz.ts";
 
 const ENCODER = new TextEncoder();
@@ -56,7 +57,7 @@ Deno.test(`seeded byte mutations: ${ROUNDS} x ${RECORDS} records, each a row or 
         const [{ n }] = await duckdb.query<{ n: bigint }>(
           `SELECT count(*)::BIGINT AS n FROM read_json(${
             sqlString(decoded.rejectsPath)
-          }, format = 'newline_delimited', columns = ${REJECT_COLUMNS})`,
+          }, format = 'newline_delimited', columns = ${REJECT_STAGED_COLUMNS})`,
         );
         assert.equal(Number(n), decoded.rejections.length);
       }

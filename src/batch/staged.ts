@@ -14,7 +14,6 @@ export interface RejectedRecord {
 }
 
 const ENCODER = new TextEncoder();
-const STRICT_DECODER = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const LF = 0x0a;
 const CR = 0x0d;
 const SPACE = 0x20;
@@ -99,51 +98,75 @@ export class StagedWriter {
 const MAX_SAFE_OFFSET = BigInt(Number.MAX_SAFE_INTEGER);
 const TIMESTAMP_KEY = ENCODER.encode(',"kafka_timestamp_ms":');
 const NULL = ENCODER.encode("null");
+const QUOTE = 0x22;
+const CLOSE_BRACE = 0x7d;
 
 /**
  * Lines `{"topic":..,"partition":..,"offset":..,"received_at_ms":..,"kind":..,
- * "reason":..,"payload_base64":..,"payload_text":..}`. The payload is kept
- * as received: base64 carries any bytes (invalid UTF-8 included), and
- * payload_text is the same payload as text for people, null when it is not
- * UTF-8 (or absent).
+ * "reason":..,"payload_base64":..}`. The payload is kept as received: base64
+ * carries any bytes (invalid UTF-8 included). The payload as text, for
+ * people, is derived when the file is read (REJECT_PAYLOAD_TEXT_SQL) rather
+ * than written here a second time: rejected payloads can be close to a
+ * megabyte (oversized events), and decoding, escaping and joining them as
+ * JS strings cost six times what base64 alone does (BENCHMARKS.md).
  */
 export function encodeRejects(
   rejects: readonly RejectedRecord[],
   receivedAtMs: number,
 ): Uint8Array {
   const received = String(Math.floor(receivedAtMs));
-  const lines: string[] = [];
+  const heads: string[] = [];
+  const payloads: (string | null)[] = [];
+  // Heads are UTF-8 from UTF-16 (at most 3 bytes a unit), base64 is ASCII.
+  let capacity = 0;
   for (const { record, reason, kind } of rejects) {
-    const value = record.value;
-    let base64: string | null = null;
-    let text: string | null = null;
-    if (value !== null) {
-      base64 = value.toBase64();
-      text = decodeOrNull(value);
-    }
-    lines.push(
-      '{"topic":' + JSON.stringify(record.topic) +
-        ',"partition":' + String(record.partition) +
-        ',"offset":' + String(record.offset) +
-        ',"received_at_ms":' + received +
-        ',"kind":' + JSON.stringify(kind) +
-        // A lone surrogate would be written as an escape that DuckDB refuses.
-        ',"reason":' + JSON.stringify(reason.toWellFormed()) +
-        ',"payload_base64":' + JSON.stringify(base64) +
-        ',"payload_text":' + JSON.stringify(text) +
-        "}\n",
-    );
+    const head = '{"topic":' + JSON.stringify(record.topic) +
+      ',"partition":' + String(record.partition) +
+      ',"offset":' + String(record.offset) +
+      ',"received_at_ms":' + received +
+      ',"kind":' + JSON.stringify(kind) +
+      // A lone surrogate would be written as an escape that DuckDB refuses.
+      ',"reason":' + JSON.stringify(reason.toWellFormed()) +
+      ',"payload_base64":';
+    const base64 = record.value === null ? null : record.value.toBase64();
+    heads.push(head);
+    payloads.push(base64);
+    capacity += head.length * 3 + (base64 === null ? NULL.length : base64.length + 2) + 2;
   }
-  return ENCODER.encode(lines.join(""));
+  // Each piece is encoded straight into one buffer: no joined string of the
+  // whole file and no second copy of each payload.
+  const out = new Uint8Array(capacity);
+  let at = 0;
+  for (let i = 0; i < heads.length; i++) {
+    at += ENCODER.encodeInto(heads[i], out.subarray(at)).written;
+    const base64 = payloads[i];
+    if (base64 === null) {
+      out.set(NULL, at);
+      at += NULL.length;
+    } else {
+      out[at++] = QUOTE;
+      at += ENCODER.encodeInto(base64, out.subarray(at)).written;
+      out[at++] = QUOTE;
+    }
+    out[at++] = CLOSE_BRACE;
+    out[at++] = LF;
+  }
+  return out.subarray(0, at);
 }
 
-function decodeOrNull(bytes: Uint8Array): string | null {
-  try {
-    return STRICT_DECODER.decode(bytes);
-  } catch {
-    return null;
-  }
-}
+/** read_json's `columns` for a staged rejects file ("offset" is a keyword in DuckDB: quoted). */
+export const REJECT_STAGED_COLUMNS =
+  `{topic: 'VARCHAR', "partition": 'INTEGER', "offset": 'BIGINT', ` +
+  `received_at_ms: 'BIGINT', kind: 'VARCHAR', reason: 'VARCHAR', payload_base64: 'VARCHAR'}`;
+
+/**
+ * SQL of a reject's payload as text over its bytes `payload` (a BLOB): the
+ * payload when it is valid UTF-8, else NULL. DuckDB's check agrees with a
+ * strict TextDecoder (overlong forms, surrogates, code points past U+10FFFF
+ * and truncated sequences are refused; NUL and a byte order mark are kept):
+ * src/batch/duckdb_test.ts.
+ */
+export const REJECT_PAYLOAD_TEXT_SQL = "TRY(decode(payload))";
 
 /** An output buffer that grows by doubling. */
 class Writer {

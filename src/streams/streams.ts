@@ -16,6 +16,7 @@
 import { join } from "node:path";
 import type { DecodedBatch } from "../batch/decode.ts";
 import { StagedLines } from "../batch/staged_lines.ts";
+import { REJECT_PAYLOAD_TEXT_SQL, REJECT_STAGED_COLUMNS } from "../batch/staged.ts";
 import { EVENT_PAYLOAD_JSON_STRUCTURE, EVENT_PAYLOAD_STRUCT } from "../events/contract.ts";
 import type { RejectKind } from "../batch/validate.ts";
 import type { PartitionRange, ReleasedBatch } from "../batch/types.ts";
@@ -714,8 +715,7 @@ export class RejectsStream extends AppendStream {
   }
 
   protected stagedColumns(): string {
-    return `{topic: 'VARCHAR', "partition": 'INTEGER', "offset": 'BIGINT', received_at_ms: 'BIGINT',
-      kind: 'VARCHAR', reason: 'VARCHAR', payload_base64: 'VARCHAR', payload_text: 'VARCHAR'}`;
+    return REJECT_STAGED_COLUMNS;
   }
   /**
    * One row per record: a partition revoked and assigned back while its
@@ -723,10 +723,11 @@ export class RejectsStream extends AppendStream {
    * copies of a reject (identical but for received_at); the newest is kept.
    */
   protected override stagedSelect(files: string): string {
-    return `SELECT topic, "partition", "offset", make_timestamptz(received_at_ms * 1000) AS received_at,
-        kind AS reject_kind, reason, from_base64(payload_base64) AS payload, payload_text
+    return `SELECT *, ${REJECT_PAYLOAD_TEXT_SQL} AS payload_text FROM (
+      SELECT topic, "partition", "offset", make_timestamptz(received_at_ms * 1000) AS received_at,
+        kind AS reject_kind, reason, from_base64(payload_base64) AS payload
       FROM (SELECT DISTINCT ON ("partition", "offset") * FROM (${super.stagedSelect(files)})
-        ORDER BY "partition", "offset", received_at_ms DESC)`;
+        ORDER BY "partition", "offset", received_at_ms DESC))`;
   }
 }
 
