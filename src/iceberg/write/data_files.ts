@@ -310,12 +310,14 @@ async function createBucketMap(
   if (type === "string") {
     // The usual keys (order ids): hashed by a function DuckDB calls on its
     // vectors, so the batch's keys never travel to JS as rows and back. It
-    // takes the keys' UTF-8 bytes (encode), which are what the spec hashes.
+    // takes the keys' UTF-8 bytes, which are what the spec hashes.
     const n = parseTransform(transform).param!;
-    const fn = `__iceberg_bucket_${n}_utf8`;
-    duckdb.defineFunction(fn, "BLOB", (v) => bucketOfBytes(v as Uint8Array, n));
+    const call = duckdb.defineBytesFunction(
+      `__iceberg_bucket_${n}_utf8`,
+      (bytes) => bucketOfBytes(bytes, n),
+    );
     await duckdb.run(
-      `CREATE TEMP TABLE ${table} AS SELECT v, ${fn}(encode(v::VARCHAR)) AS b
+      `CREATE TEMP TABLE ${table} AS SELECT v, ${call("v::VARCHAR")} AS b
        FROM (SELECT DISTINCT ${column} AS v FROM ${source} WHERE ${column} IS NOT NULL)`,
     );
     return;

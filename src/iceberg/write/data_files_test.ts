@@ -5,8 +5,10 @@ import { applyTransform } from "../spec/transforms.ts";
 import { stageDataFiles } from "./data_files.ts";
 
 // Keys inlined in DuckDB's strings (12 bytes or fewer) and stored behind a
-// pointer, ASCII and not, empty: each file's partition must be the bucket
-// the spec's reference gives every row in it.
+// pointer, ASCII and not, empty, on both sides of each 12-byte piece the
+// function takes them in and of the 36 bytes beyond which it takes them
+// whole: each file's partition must be the bucket the spec's reference gives
+// every row in it.
 const KEYS = [
   "",
   "a",
@@ -18,6 +20,9 @@ const KEYS = [
   "東京-注文-0001",
   "emoji 🧾 order",
   "x".repeat(300),
+  ...[11, 13, 23, 24, 25, 35, 36, 37].map((n) => "k".repeat(n - 1) + String(n % 10)),
+  "quote ' and back\\slash",
+  "é".repeat(18), // 36 bytes, 18 characters
   ...Array.from({ length: 3000 }, (_, i) => `ord-${(i * 7919).toString(36)}-${"é".repeat(i % 9)}`),
 ];
 
