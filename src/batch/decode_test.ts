@@ -133,6 +133,46 @@ Deno.test("the decode worker produces byte-identical output to inline decoding",
   }
 });
 
+Deno.test("the worker's payload buffer comes back and carries later batches unchanged", async () => {
+  const dir = await Deno.makeTempDir();
+  const worker = new WorkerDecoder(dir);
+  const inline = new InlineDecoder(dir);
+  try {
+    const all = records(3_000);
+    // A big batch, then smaller ones written over its buffer (stale bytes
+    // beyond the new payloads), then a bigger one again: each staged file
+    // and each reject must be what inline decoding of that batch gives.
+    for (const [from, to] of [[0, 3_000], [5, 200], [1_000, 1_001], [10, 2_500], [0, 3_000]]) {
+      const rs = all.slice(from, to);
+      const got = await worker.decode(rs, 42);
+      const want = await inline.decode(rs, 42);
+      assert.equal(got.accepted, want.accepted);
+      assert.deepEqual(got.rejections, want.rejections);
+      assert.deepEqual(await Deno.readFile(got.stagedPath), await Deno.readFile(want.stagedPath));
+      if (want.rejectsPath === undefined) assert.equal(got.rejectsPath, undefined);
+      else {
+        assert.deepEqual(
+          await Deno.readFile(got.rejectsPath!),
+          await Deno.readFile(want.rejectsPath),
+        );
+      }
+    }
+    // Every batch after the first travelled in the buffer the one before brought back.
+    assert.equal(worker.buffersReused, 4);
+    // A spare too small is not used; a new buffer leaves room for a bigger batch.
+    const packed = packBatch(all, new ArrayBuffer(16));
+    const room = packed.values.buffer.byteLength;
+    assert.ok(room > packed.values.length && room % (16 << 20) === 0, `buffer of ${room} bytes`);
+    assert.equal(
+      packBatch(all.slice(0, 10), packed.values.buffer as ArrayBuffer).values.buffer,
+      packed.values.buffer,
+    );
+  } finally {
+    worker.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("a closed decode worker fails requests instead of hanging", async () => {
   const dir = await Deno.makeTempDir();
   const worker = new WorkerDecoder(dir);

@@ -20,7 +20,11 @@ export interface DecodeRequest {
 self.onmessage = (event: MessageEvent<DecodeRequest>) => {
   const { id, packed, ingestedAtMs, stagedPath } = event.data;
   try {
-    self.postMessage({ id, decoded: decodeBatch(packed, ingestedAtMs, stagedPath) });
+    const decoded = decodeBatch(packed, ingestedAtMs, stagedPath);
+    // Nothing decoded refers to the payloads' buffer any more: it goes back
+    // to be filled with a later batch.
+    const spare = packed.values.buffer as ArrayBuffer;
+    self.postMessage({ id, decoded, spare }, [spare]);
   } catch (error) {
     for (const suffix of [".ndjson", ".rejects.ndjson"]) {
       try {

@@ -69,7 +69,7 @@ function stagingError(message: string, retriable: boolean, cause?: unknown): Lak
 
 type FailedReply = { id: number; error: string; retriable: boolean; packed: PackedBatch };
 type Reply =
-  | { id: number; decoded: DecodedBatch }
+  | { id: number; decoded: DecodedBatch; spare: ArrayBuffer }
   | FailedReply;
 
 /** One worker; requests are answered in order. */
@@ -81,6 +81,10 @@ export class WorkerDecoder implements BatchDecoder {
   >();
   #next = 0;
   #failure: Error | undefined;
+  /** The payload buffer the worker last gave back, for the next batch (packBatch). */
+  #spare: ArrayBuffer | undefined;
+  /** Batches packed into a buffer an earlier batch brought back. */
+  buffersReused = 0;
   readonly #dir: string;
   readonly #retry: DecodeRetry;
 
@@ -94,7 +98,10 @@ export class WorkerDecoder implements BatchDecoder {
       if (!waiter) return;
       this.#pending.delete(reply.id);
       if ("error" in reply) waiter.reject(reply);
-      else waiter.resolve(reply.decoded);
+      else {
+        this.#spare = reply.spare;
+        waiter.resolve(reply.decoded);
+      }
     };
     this.#worker.onerror = (event: ErrorEvent) => {
       event.preventDefault();
@@ -103,7 +110,11 @@ export class WorkerDecoder implements BatchDecoder {
   }
 
   decode(records: readonly RawRecord[], ingestedAtMs: number): Promise<DecodedBatch> {
-    let packed: PackedBatch = packBatch(records);
+    let packed: PackedBatch = packBatch(records, this.#spare);
+    if (packed.values.buffer === this.#spare) {
+      this.#spare = undefined;
+      this.buffersReused++;
+    }
     return this.#retry(async () => {
       try {
         return await this.#send(packed, ingestedAtMs);
