@@ -18,7 +18,7 @@ import { type Clock, systemClock } from "../core/clock.ts";
 import { errorMessage, LakehouseError } from "../core/errors.ts";
 import type { Logger } from "../core/log.ts";
 import type { KafkaConnection } from "./client.ts";
-import { type FetchedPartition, Fetcher, FetchError } from "./fetcher.ts";
+import { type FetchedPartition, Fetcher, FetchError, fetchRetriable } from "./fetcher.ts";
 
 /** What the feed needs from the engine. */
 export interface FeedTarget {
