@@ -1,12 +1,14 @@
 /**
  * validateEvent (payload), validateRecord (payload, timestamp, key) and the
  * one-pass fastAccepts throughput against their floor, UTF-8 decoding plus
- * JSON.parse of the same payloads, and staging the accepted records as
- * decodeBatch does: `deno bench src/batch/validate_bench.ts`.
+ * JSON.parse of the same payloads, staging the accepted records as
+ * decodeBatch does, and staging rejects (of every kind the generator makes,
+ * oversized payloads of up to 900 KB among them):
+ * `deno bench src/batch/validate_bench.ts`.
  */
 import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
-import { StagedWriter } from "./staged.ts";
+import { encodeRejects, type RejectedRecord, StagedWriter } from "./staged.ts";
 import { fastAccepts } from "./fast_accept.ts";
 import { validateEvent, validateRecord } from "./validate.ts";
 
@@ -54,4 +56,33 @@ Deno.bench(`StagedWriter, ${COUNT} events`, () => {
   const out = new StagedWriter(buffer, 0, () => {});
   for (let i = 0; i < COUNT; i++) out.line("orders", i % 4, BigInt(i), 0, values[i]);
   out.finish();
+});
+
+/** Rejected records as a batch of generated events at the default bad rate carries them. */
+const bad = new EventSource({
+  seed: "bench-rejects",
+  startTimeMs: Date.UTC(2026, 0, 1),
+  badRate: 1,
+  clock: systemClock,
+}).take(200);
+const rejects: RejectedRecord[] = bad.map((m, i) => {
+  const result = validateEvent(m.value);
+  if (result.ok) throw new Error(`bad record ${i} accepted`);
+  return {
+    record: {
+      topic: "orders",
+      partition: i % 4,
+      offset: BigInt(i),
+      key: null,
+      value: m.value,
+      timestampMs: 1_767_225_600_000,
+    },
+    reason: result.reason,
+    kind: result.kind,
+  };
+});
+const rejectBytes = rejects.reduce((n, r) => n + (r.record.value?.length ?? 0), 0);
+
+Deno.bench(`encodeRejects, ${rejects.length} rejects (${rejectBytes >> 20} MiB)`, () => {
+  encodeRejects(rejects, 1_767_225_600_000);
 });
