@@ -114,15 +114,20 @@ export class DuckDb {
               output.setItem(i, fn(bytes));
               continue;
             }
-            let n = 0;
-            for (const piece of pieces) {
-              const p = piece.getItemBytes(i);
-              if (p === null) break;
+            // A NULL string gives NULL pieces; any other string, three (some empty).
+            const first = pieces[0].getItemBytes(i);
+            if (first === null) {
+              output.setItem(i, null);
+              continue;
+            }
+            scratch.set(first, 0);
+            let n = first.length;
+            for (let k = 1; k < pieces.length; k++) {
+              const p = pieces[k].getItemBytes(i)!;
               scratch.set(p, n);
               n += p.length;
             }
-            const isNull = pieces[0].getItemBytes(i) === null;
-            output.setItem(i, isNull ? null : fn(scratch.subarray(0, n)));
+            output.setItem(i, fn(scratch.subarray(0, n)));
           }
           output.flush();
         } catch (error) {
