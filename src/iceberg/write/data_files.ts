@@ -102,7 +102,8 @@ export async function uploadDataFiles(
   return [...files];
 }
 
-const NOTHING_STAGED: StagedDataFiles = Object.freeze({
+/** What staging an empty relation gives: no files. */
+export const NOTHING_STAGED: StagedDataFiles = Object.freeze({
   files: [],
   localPaths: [],
   rows: 0n,
