@@ -45,8 +45,6 @@ export interface WriteDataFilesOptions {
   readonly targetFileSizeBytes: number;
   /** Local scratch directory (files are uploaded from here, then removed). */
   readonly tempDir: string;
-  /** Optional ORDER BY inside each file (improves pruning and compression). */
-  readonly sortBy?: readonly string[];
   /** Parquet codec, as in the table property write.parquet.compression-codec (default zstd). */
   readonly compression?: string;
 }
@@ -218,9 +216,9 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
         : `((ROW_NUMBER() OVER (PARTITION BY ${
           partNames.length ? partNames.map((n) => `s.${n}`).join(", ") : "1"
         }) - 1) // ${rowsPerFile})`;
-      const order = options.sortBy?.length
-        ? ` ORDER BY ${options.sortBy.map(sqlIdent).join(", ")}`
-        : "";
+      // No ORDER BY: DuckDB does not keep an order inside PARTITION_BY's
+      // files (rows came out of order past about 300,000), so the files are
+      // written unsorted (sort order 0).
       const fieldIds = fieldIdsClause(schema);
       const codec = options.compression ?? "zstd";
       if (!CODECS.has(codec)) {
@@ -235,7 +233,7 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
       const copied = await duckdb.query(
         `COPY (SELECT ${schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ")},
              ${pidExpr}::BIGINT AS ${PID}, ${chunkExpr}::BIGINT AS ${CHUNK}
-           FROM ${stage} s${pidJoin}${order})
+           FROM ${stage} s${pidJoin})
          TO ${
           sqlString(outDir)
         } (FORMAT parquet, COMPRESSION ${codec}, PARTITION_BY (${PID}, ${CHUNK}),
