@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DuckDb, sqlString } from "../src/duckdb/duckdb.ts";
 import { startEngine } from "../src/streams/engine.ts";
 import {
   assertCurrentRows,
@@ -20,6 +21,7 @@ import {
   place,
   rawRecords,
   readCurrent,
+  stateFile,
 } from "./_current.ts";
 
 Deno.test("the state store reads recent and old rows of a batch; the table and the store match the model", async () => {
@@ -48,6 +50,31 @@ Deno.test("the state store reads recent and old rows of a batch; the table and t
     const at = localWarehouse(dir);
     assertCurrentRows(await readCurrent(at), expectedCurrent(placed));
     await assertStateMatchesTable(join(dir, "state"), at, dir);
+    // Its strings are compressed as storeCompression asks: the key as is,
+    // the others by dictionary where that pays and as is where it does not
+    // (DuckDB's own choice would put FSST on some of them).
+    const duckdb = await DuckDb.open();
+    try {
+      await duckdb.run(`ATTACH ${sqlString(await stateFile(join(dir, "state")))} AS s (READ_ONLY)`);
+      const segments = await duckdb.query<{ column_name: string; compression: string; n: number }>(
+        `SELECT column_name, compression, count(*)::INTEGER AS n
+         FROM pragma_storage_info('s.current_rows') WHERE segment_type = 'VARCHAR' GROUP BY ALL`,
+      );
+      const by = (c: string) =>
+        new Set(segments.filter((r) => r.column_name === c).map((r) => r.compression));
+      assert.deepEqual(by("order_id"), new Set(["Uncompressed"]), JSON.stringify(segments));
+      assert.ok(by("status").has("Dictionary"), JSON.stringify(segments));
+      assert.ok(by("last_event_id").size > 0 && by("_file").size > 0, JSON.stringify(segments));
+      for (const r of segments) {
+        if (r.column_name === "items") continue; // the nested strings: DuckDB's choice
+        assert.ok(
+          ["Uncompressed", "Dictionary", "Constant"].includes(r.compression),
+          `${r.column_name}: ${r.compression}`,
+        );
+      }
+    } finally {
+      duckdb.close();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
