@@ -175,6 +175,13 @@ async function copiedAggregates(
       const numeric = NUMERIC_LITERAL[type];
       if (numeric !== undefined) {
         for (const [column, text] of [[`lo${f.id}`, min], [`hi${f.id}`, max]]) {
+          // Parsed here when it has the usual shape: a query of casts per
+          // batch cost 6-7 ms (two tables, 16 files of 6 timestamps each).
+          const value = temporalNumber(type, text);
+          if (value !== undefined) {
+            row[column] = value;
+            continue;
+          }
           pending.push({ row, column, index: casts.length });
           casts.push(`${numeric(sqlString(text))} AS v${casts.length}`);
         }
@@ -200,6 +207,39 @@ const NUMERIC_LITERAL: Record<string, (literal: string) => string> = {
   timestamp: (t) => `epoch_us(CAST(${t} AS TIMESTAMP))`,
   timestamptz: (t) => `epoch_us(CAST(${t} AS TIMESTAMPTZ))`,
 };
+
+const DATE_TEXT = /^(\d{4})-(\d{2})-(\d{2})/;
+const TIME_TEXT = /^ (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?/;
+const ZONE_TEXT = /^([+-])(\d{2})(?::(\d{2}))?$/;
+
+/**
+ * A date (days) or timestamp (microseconds since the epoch, UTC) from
+ * DuckDB's text of it, as NUMERIC_LITERAL's casts give; undefined for any
+ * text not of the plain shape (years past 9999 or BC, infinities), which
+ * is left to DuckDB.
+ */
+export function temporalNumber(type: string, text: string): bigint | undefined {
+  const date = DATE_TEXT.exec(text);
+  if (!date) return undefined;
+  const day = new Date(0);
+  day.setUTCFullYear(Number(date[1]), Number(date[2]) - 1, Number(date[3]));
+  if (day.getUTCDate() !== Number(date[3])) return undefined; // not a calendar day
+  const days = BigInt(Math.round(day.getTime() / 86_400_000));
+  let rest = text.slice(date[0].length);
+  if (type === "date") return rest === "" ? days : undefined;
+  const time = TIME_TEXT.exec(rest);
+  if (!time) return undefined;
+  const [h, m, sec] = [Number(time[1]), Number(time[2]), Number(time[3])];
+  if (h > 23 || m > 59 || sec > 59) return undefined;
+  let micros = ((days * 24n + BigInt(h)) * 60n + BigInt(m)) * 60n + BigInt(sec);
+  micros = micros * 1_000_000n + BigInt((time[4] ?? "").padEnd(6, "0"));
+  rest = rest.slice(time[0].length);
+  if (type === "timestamp") return rest === "" ? micros : undefined;
+  const zone = ZONE_TEXT.exec(rest);
+  if (!zone) return undefined;
+  const offset = (BigInt(zone[2]) * 3600n + BigInt(zone[3] ?? 0) * 60n) * 1_000_000n;
+  return zone[1] === "+" ? micros - offset : micros + offset;
+}
 
 /** A min or max the writer printed, as readBackAggregates would have returned it. */
 function fromText(type: string, text: string): unknown {

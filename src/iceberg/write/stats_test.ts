@@ -4,7 +4,7 @@ import { DuckDb, type Row, sqlString } from "../../duckdb/duckdb.ts";
 import { encodeBound } from "../spec/bounds.ts";
 import type { Schema } from "../spec/types.ts";
 import { fieldIdsClause } from "./duckdb_types.ts";
-import { computeFileStats } from "./stats.ts";
+import { computeFileStats, temporalNumber } from "./stats.ts";
 
 // Every primitive type the writer bounds, values at the edges of how the
 // writer prints its statistics: strings past its 256-byte cut (ASCII and
@@ -133,4 +133,67 @@ Deno.test("files with strings the writer keeps no bounds of are read back", asyn
       "read back instead",
     );
   });
+});
+
+Deno.test("temporalNumber reads DuckDB's text of dates and timestamps as DuckDB's casts do", async () => {
+  const duckdb = await DuckDb.open();
+  try {
+    // DuckDB's own text of values across the calendar (leap days, year 1,
+    // 9999, before 1970, every fraction length), in zones with odd offsets.
+    const texts: { type: string; text: string }[] = [];
+    for (const zone of ["UTC", "Asia/Kathmandu", "America/St_Johns", "Pacific/Chatham"]) {
+      await duckdb.run(`SET TimeZone = ${sqlString(zone)}`);
+      const rows = await duckdb.query<{ d: string; ts: string; tz: string }>(
+        `SELECT v::DATE::VARCHAR AS d, v::VARCHAR AS ts, v::TIMESTAMPTZ::VARCHAR AS tz FROM (
+           SELECT TIMESTAMP '0001-01-01 00:00:00' + to_microseconds(
+             (hash(i, ${sqlString(zone)}) % 315537897599999999)::BIGINT) AS v FROM range(3000) t(i)
+           UNION ALL SELECT * FROM (VALUES (TIMESTAMP '2024-02-29 23:59:59.999999'),
+             (TIMESTAMP '1970-01-01 00:00:00'), (TIMESTAMP '1969-12-31 23:59:59.5'),
+             (TIMESTAMP '9999-12-31 23:59:59.999999'), (TIMESTAMP '1900-03-01 00:00:00.01'))
+         )`,
+      );
+      for (const r of rows) {
+        texts.push({ type: "date", text: r.d }, { type: "timestamp", text: r.ts }, {
+          type: "timestamptz",
+          text: r.tz,
+        });
+      }
+      const cast = (type: string, text: string) =>
+        type === "date"
+          ? `(CAST(${sqlString(text)} AS DATE) - DATE '1970-01-01')::BIGINT`
+          : `epoch_us(CAST(${sqlString(text)} AS ${
+            type === "timestamp" ? "TIMESTAMP" : "TIMESTAMPTZ"
+          }))`;
+      const chunk = texts.splice(0);
+      const [expected] = await duckdb.query(
+        `SELECT ${chunk.map((t, i) => `${cast(t.type, t.text)} AS v${i}`).join(", ")}`,
+      );
+      for (const [i, t] of chunk.entries()) {
+        assert.equal(
+          temporalNumber(t.type, t.text),
+          expected[`v${i}`],
+          `${t.type} ${t.text} (${zone})`,
+        );
+      }
+    }
+    // Anything else is left to DuckDB.
+    for (
+      const [type, text] of [
+        ["date", "2023-02-29"],
+        ["date", "12345-01-01"],
+        ["date", "0044-03-15 (BC)"],
+        ["date", "infinity"],
+        ["timestamp", "2026-12-01 24:00:00"],
+        ["timestamp", "2026-12-01 10:00:00.1234567"],
+        ["timestamp", "2026-12-01 10:00:00+00"],
+        ["timestamptz", "2026-12-01 10:00:00"],
+        ["timestamptz", "2026-12-01T10:00:00Z"],
+        ["timestamptz", "1890-01-01 10:00:00-03:30:52"],
+      ]
+    ) {
+      assert.equal(temporalNumber(type, text), undefined, `${type} ${text}`);
+    }
+  } finally {
+    duckdb.close();
+  }
 });
