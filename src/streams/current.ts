@@ -216,10 +216,12 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const next = `__next_${name}`;
     const dels = `__deletes_${name}`;
     const temps = [before, changed, placed, dels];
-    const dropTemps = async () => {
-      await duckdb.run(`DROP VIEW IF EXISTS ${next}`).catch(() => {});
-      for (const t of temps) await duckdb.run(`DROP TABLE IF EXISTS ${t}`).catch(() => {});
-    };
+    // One round trip for all of them (each statement costs one otherwise).
+    const dropTemps = () =>
+      duckdb.run(
+        [`DROP VIEW IF EXISTS ${next}`, ...temps.map((t) => `DROP TABLE IF EXISTS ${t}`)]
+          .join(";\n"),
+      ).catch(() => {});
     let rows: StagedDataFiles | undefined;
     let deletes: StagedDataFiles | undefined;
     const steps: string[] = [];

@@ -290,9 +290,13 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
       if (!handedOver) await dispose();
     }
   } finally {
-    for (const object of cleanups.reverse()) {
-      const [kind, name] = object.split(" ");
-      await duckdb.run(`DROP ${kind} IF EXISTS ${name}`);
+    if (cleanups.length > 0) {
+      await duckdb.run(
+        cleanups.reverse().map((object) => {
+          const [kind, name] = object.split(" ");
+          return `DROP ${kind} IF EXISTS ${name}`;
+        }).join(";\n"),
+      );
     }
   }
 }
