@@ -210,8 +210,11 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
         1_000,
         Math.floor(options.targetFileSizeBytes / ESTIMATED_ROW_BYTES),
       );
-      // Most batches fit one file per partition: skip the numbering then.
-      const chunkExpr = total <= BigInt(rowsPerFile)
+      // Most batches fit one file per partition: skip the numbering then,
+      // and the directory level it makes (a directory per partition created
+      // and removed per batch costs the file system more than the numbering).
+      const chunked = total > BigInt(rowsPerFile);
+      const chunkExpr = !chunked
         ? "0"
         : `((ROW_NUMBER() OVER (PARTITION BY ${
           partNames.length ? partNames.map((n) => `s.${n}`).join(", ") : "1"
@@ -232,22 +235,27 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
       // second pass over the rows for counts and bounds.
       const copied = await duckdb.query(
         `COPY (SELECT ${schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ")},
-             ${pidExpr}::BIGINT AS ${PID}, ${chunkExpr}::BIGINT AS ${CHUNK}
+             ${pidExpr}::BIGINT AS ${PID}${chunked ? `, ${chunkExpr}::BIGINT AS ${CHUNK}` : ""}
            FROM ${stage} s${pidJoin})
-         TO ${
-          sqlString(outDir)
-        } (FORMAT parquet, COMPRESSION ${codec}, PARTITION_BY (${PID}, ${CHUNK}),
+         TO ${sqlString(outDir)} (FORMAT parquet, COMPRESSION ${codec}, PARTITION_BY (${PID}${
+          chunked ? `, ${CHUNK}` : ""
+        }),
            FILENAME_PATTERN 'f_{uuid}', FIELD_IDS ${fieldIds}, OVERWRITE_OR_IGNORE, RETURN_STATS)`,
       );
       const written: { pid: bigint; path: string }[] = [];
       for await (const entry of Deno.readDir(outDir)) {
         const match = new RegExp(`^${PID}=(\\d+)$`).exec(entry.name);
         if (!entry.isDirectory || !match) continue;
-        for await (const chunk of Deno.readDir(join(outDir, entry.name))) {
-          const chunkDir = join(outDir, entry.name, chunk.name);
-          for await (const file of Deno.readDir(chunkDir)) {
+        const dirs = chunked
+          ? (await Array.fromAsync(Deno.readDir(join(outDir, entry.name))))
+            .filter((chunk) => chunk.isDirectory).map((chunk) =>
+              join(outDir, entry.name, chunk.name)
+            )
+          : [join(outDir, entry.name)];
+        for (const dir of dirs) {
+          for await (const file of Deno.readDir(dir)) {
             if (file.isFile && file.name.endsWith(".parquet")) {
-              written.push({ pid: BigInt(match[1]), path: join(chunkDir, file.name) });
+              written.push({ pid: BigInt(match[1]), path: join(dir, file.name) });
             }
           }
         }

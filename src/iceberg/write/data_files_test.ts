@@ -64,3 +64,51 @@ Deno.test("bucket partitions of string keys are the spec's murmur3 buckets of th
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a partition's rows are rolled into files by the target size, each row in one file", async () => {
+  const duckdb = await DuckDb.open();
+  const dir = await Deno.makeTempDir();
+  try {
+    // 20,000 rows over 16 buckets (about 1,250 each). A target of 64 KB is
+    // about 1,000 rows a file (the writer's estimate): two files for most
+    // partitions; at 64 MB, one.
+    const source = `(SELECT i::BIGINT AS id, 'ord-' || i::VARCHAR AS order_id,
+      TIMESTAMPTZ '2026-01-01 00:00:00+00' AS ts FROM range(20000) t(i))`;
+    for (const [target, rolled] of [[64_000, true], [64 << 20, false]] as const) {
+      const staged = await stageDataFiles({
+        duckdb,
+        store: undefined as never,
+        schema: TEST_SCHEMA,
+        spec: BUCKET_SPEC,
+        source,
+        location: "s3://bucket/t",
+        targetFileSizeBytes: target,
+        tempDir: dir,
+      });
+      try {
+        const perPartition = new Map<number, number>();
+        for (const f of staged.files) {
+          const p = f.partition[0] as number;
+          perPartition.set(p, (perPartition.get(p) ?? 0) + 1);
+          assert.ok(f.recordCount <= (rolled ? 1_000n : 20_000n), `${f.recordCount} rows`);
+        }
+        assert.equal(perPartition.size, 16);
+        assert.ok(
+          [...perPartition.values()].every((n) => rolled ? n >= 2 : n === 1),
+          `files per partition at ${target} bytes: ${[...perPartition.values()]}`,
+        );
+        assert.equal(staged.rows, 20_000n);
+        const [check] = await duckdb.query<{ n: bigint; ids: bigint }>(
+          `SELECT count(*)::BIGINT AS n, count(DISTINCT id)::BIGINT AS ids
+           FROM read_parquet([${staged.localPaths.map(sqlString).join(", ")}])`,
+        );
+        assert.deepEqual(check, { n: 20_000n, ids: 20_000n });
+      } finally {
+        await staged.dispose();
+      }
+    }
+  } finally {
+    duckdb.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
