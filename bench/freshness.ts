@@ -5,7 +5,10 @@
  * commit that made it visible, p50 / p99 / max, and the engine's peak RSS
  * (which it reports itself on Linux).
  *
- *   deno task bench freshness [--rate 50000] [--duration 10m]
+ * It also prints how busy the machine's cores were over the run (from
+ * /proc/stat): generator, broker and engine share them.
+ *
+ *   deno task bench freshness [--rate 50000] [--duration 10m] [--linger-ms 5]
  */
 import { parseArgs } from "node:util";
 import { deleteTopic } from "./_topics.ts";
@@ -17,6 +20,8 @@ const { values } = parseArgs({
     duration: { type: "string", default: "10m" },
     brokers: { type: "string", default: Deno.env.get("LAKEHOUSE_BROKERS") ?? "127.0.0.1:9092" },
     "trigger-interval": { type: "string", default: "1s" },
+    // The generator's default unless given (see `lakehouse generate --help`).
+    "linger-ms": { type: "string" },
   },
 });
 const main = new URL("../main.ts", import.meta.url).pathname;
@@ -77,8 +82,11 @@ try {
     values.brokers!,
     "--topic",
     topic,
+    ...(values["linger-ms"] !== undefined ? ["--linger-ms", values["linger-ms"]] : []),
   ]);
+  const busyBefore = cpuTimes();
   const gen = await generator.output();
+  const busyAfter = cpuTimes();
   const genText = new TextDecoder().decode(gen.stderr);
   const out = await engine.output();
   const text = new TextDecoder().decode(out.stderr);
@@ -104,7 +112,24 @@ try {
     );
   }
   console.log(`engine peak RSS: ${stopped[8]} MiB`);
+  if (busyBefore && busyAfter) {
+    const busy = busyAfter.busy - busyBefore.busy;
+    const total = busy + busyAfter.idle - busyBefore.idle;
+    console.log(`cores busy while generating: ${(100 * busy / total).toFixed(0)}%`);
+  }
 } finally {
   await deleteTopic(values.brokers!, topic);
   await Deno.remove(dir, { recursive: true });
+}
+
+/** Busy and idle jiffies of all cores together (Linux), or undefined elsewhere. */
+function cpuTimes(): { busy: number; idle: number } | undefined {
+  try {
+    const line = Deno.readTextFileSync("/proc/stat").split("\n")[0];
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/)
+      .slice(1).map(Number);
+    return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
+  } catch {
+    return undefined;
+  }
 }

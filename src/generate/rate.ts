@@ -89,6 +89,11 @@ export class Pacer {
     return Math.max(0, Math.min(burstMax, this.lag(sent)));
   }
 
+  /** Events the profile sends in the next `ms` at its current rate (0 for 0 ms). */
+  dueWithin(ms: number): number {
+    return Math.floor((this.#profile.rateAt(this.elapsedMs()) * ms) / 1000);
+  }
+
   /** Milliseconds until event number `sent + 1` is due (0 if already due). */
   waitMs(sent: number): number {
     const elapsed = this.elapsedMs();

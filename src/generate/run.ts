@@ -15,6 +15,14 @@ export interface GenerateLimits {
   readonly durationMs?: number;
   /** Messages per sink write. */
   readonly batchRecordsMax: number;
+  /**
+   * When paced: wait until this long's worth of messages is due and send
+   * them together (a Kafka producer's linger.ms). Each write costs the
+   * generator and the broker a request whatever its size, so one write per
+   * due message (about one a millisecond at 50,000/s) cost both of them
+   * more CPU than the messages did. 0 = send whatever is due at once.
+   */
+  readonly lingerMs?: number;
 }
 
 export interface GenerateProgress {
@@ -44,6 +52,7 @@ export async function generate(run: GenerateRun): Promise<GenerateProgress> {
   const progressEveryMs = run.progressIntervalMs ?? 1000;
   let lastProgressMs = startMs;
   let sent = 0;
+  const lingerMs = limits.lingerMs ?? 0;
   const snapshot = (): GenerateProgress => ({
     sent,
     elapsedMs: clock.now() - startMs,
@@ -57,12 +66,19 @@ export async function generate(run: GenerateRun): Promise<GenerateProgress> {
     if (limits.durationMs !== undefined && clock.now() - startMs >= limits.durationMs) break;
     let n = Math.min(remaining, limits.batchRecordsMax);
     if (pacer) {
-      n = Math.min(n, pacer.allowance(sent, limits.batchRecordsMax));
-      if (n === 0) {
-        // Batch small gaps: waiting for a few ms worth of events keeps batches efficient.
-        await clock.sleep(Math.min(pacer.waitMs(sent), 50));
-        continue;
+      const due = pacer.allowance(sent, limits.batchRecordsMax);
+      // A chunk of lingerMs' worth, never more than remains or a write takes.
+      const chunk = Math.max(1, Math.min(n, pacer.dueWithin(lingerMs)));
+      if (due < chunk) {
+        const wait = pacer.waitMs(sent + chunk - 1);
+        const endsSooner = limits.durationMs !== undefined &&
+          clock.now() + wait >= startMs + limits.durationMs;
+        if (due === 0 || !endsSooner) {
+          await clock.sleep(Math.min(wait, 50));
+          continue;
+        }
       }
+      n = Math.min(n, due);
     }
     await sink.write(source.take(n));
     sent += n;

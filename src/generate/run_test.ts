@@ -67,6 +67,34 @@ Deno.test("generate paces to the rate and stops at the duration (fake clock)", a
   assert.ok(sink.batches.every((n) => n <= 500));
 });
 
+Deno.test("generate lingers: paced writes carry lingerMs' worth of messages, none lost", async () => {
+  const run = async (lingerMs: number, limits: { countMax?: number; durationMs?: number }) => {
+    const clock = new FakeClock(5_000);
+    const sink = new MemorySink();
+    const final = await generate({
+      source: source(clock),
+      sink,
+      clock,
+      pacer: new Pacer(steadyRate(50_000), clock),
+      limits: { ...limits, batchRecordsMax: 5_000, lingerMs },
+    });
+    return { final, sink };
+  };
+  // Without a linger each write is about the millisecond's due messages.
+  const eager = await run(0, { durationMs: 2_000 });
+  assert.ok(Math.max(...eager.sink.batches) <= 100, `eager writes ${eager.sink.batches}`);
+  // With 5 ms, writes of 250 (5 ms at 50,000/s): a fifth as many requests.
+  const lingered = await run(5, { durationMs: 2_000 });
+  const full = lingered.sink.batches.filter((n) => n === 250).length;
+  assert.ok(full >= lingered.sink.batches.length - 2, `lingered writes ${lingered.sink.batches}`);
+  assert.ok(Math.abs(lingered.final.sent - 100_000) <= 250, `sent ${lingered.final.sent}`);
+  assert.ok(lingered.sink.batches.length * 4 < eager.sink.batches.length);
+  // A count that is not a multiple of the chunk ends with the short rest.
+  const counted = await run(5, { countMax: 1_010 });
+  assert.equal(counted.final.sent, 1_010);
+  assert.deepEqual(counted.sink.batches, [250, 250, 250, 250, 10]);
+});
+
 Deno.test("generate stops when the signal aborts and still closes the sink", async () => {
   const clock = new FakeClock();
   const sink = new MemorySink();
