@@ -155,3 +155,58 @@ Deno.test("the shipped rules give the same orders_current whatever the batch bou
   assert.deepEqual(results[1], results[0]);
   assert.deepEqual(results[2], results[0]);
 });
+
+Deno.test("orders_current added behind orders_events catches up on its own input while orders_events stages the same batches beside it", async () => {
+  const s = stream();
+  const placed = place(s.messages);
+  const expected = expectedCurrent(placed);
+  const dir = await Deno.makeTempDir();
+  try {
+    // First orders_events alone, over the first half of the stream.
+    const half = placed.slice(0, Math.floor(placed.length / 2));
+    const first = await startEngine({
+      ...engineConfig(dir, { batchRecordsMax: 4 }),
+      tables: ["events", "rejects"],
+    });
+    try {
+      await first.pipeline.offer(rawRecords(half, "orders"));
+      await first.pipeline.flush();
+    } finally {
+      await first.close();
+    }
+    // Then all three from the start: orders_events skips what it holds
+    // (its rows differ from orders_current's), both stage each batch at
+    // the same time on their own connections, in batches that straddle
+    // the point where orders_events was left.
+    const log: string[] = [];
+    const second = await startEngine(
+      engineConfig(dir, { batchRecordsMax: 5, log, logLevel: "debug" }),
+    );
+    let stats;
+    try {
+      await second.pipeline.offer(rawRecords(placed, "orders"));
+      await second.pipeline.flush();
+      stats = { ...second.pipeline.stats };
+    } finally {
+      await second.close();
+    }
+    assertCurrentRows(await readCurrent(localWarehouse(dir)), expected);
+    await assertStateMatchesTable(join(dir, "state"), localWarehouse(dir), dir);
+    const { events, rejects } = await readTables(dir);
+    const valid = placed.filter((r) => r.valid);
+    assert.equal(events.length, valid.length, "every valid event once in orders_events");
+    assert.equal(
+      new Set(events.map((e) => `${e.kafka_partition}/${e.kafka_offset}`)).size,
+      valid.length,
+    );
+    assert.equal(rejects.length, 1, "the rejected step once in orders_rejects");
+    assert.equal(stats.ignored, 3);
+    // The batches that straddle: one table read the shared input, the other its own.
+    assert.ok(
+      log.some((l) => /input loaded for this table alone/.test(l)),
+      "no batch had different rows for the two tables",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -35,10 +35,29 @@ export class DuckDb {
   readonly #instance: DuckDBInstance;
   readonly #connection: DuckDBConnection;
   readonly #functions = new Set<string>();
+  /** Whether close() closes the database too (the first connection) or only this connection. */
+  readonly #ownsInstance: boolean;
 
-  private constructor(instance: DuckDBInstance, connection: DuckDBConnection) {
+  private constructor(instance: DuckDBInstance, connection: DuckDBConnection, owns = true) {
     this.#instance = instance;
     this.#connection = connection;
+    this.#ownsInstance = owns;
+  }
+
+  /**
+   * Another connection to the same database: its statements run beside this
+   * one's, on a thread of their own (DuckDB runs one query per connection at
+   * a time), and see the same tables once committed; temporary tables,
+   * views and functions are each connection's own. Its close() leaves the
+   * database open.
+   */
+  async connect(): Promise<DuckDb> {
+    return new DuckDb(this.#instance, await this.#instance.connect(), false);
+  }
+
+  /** The same object for every connection to one database (a key for what they share). */
+  get database(): object {
+    return this.#instance;
   }
 
   static async open(options: DuckDbOptions = {}): Promise<DuckDb> {
@@ -175,7 +194,7 @@ export class DuckDb {
 
   close(): void {
     this.#connection.closeSync();
-    this.#instance.closeSync();
+    if (this.#ownsInstance) this.#instance.closeSync();
   }
 }
 

@@ -143,7 +143,7 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const name = `b_${tag()}`;
     let result: { staged: StagedCurrent | undefined; failed: FailedRecord[] };
     try {
-      await this.load([decoded.stagedPath], where);
+      await this.load([decoded.stagedPath], where, true);
       const input = await this.inputRows();
       assert(
         input === freshAccepted(batch, decoded, expected),
@@ -153,10 +153,13 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
       result = { staged: await this.#stage(name), failed: [] };
     } catch (error) {
       if (!(error instanceof DataError)) throw error;
+      this.releaseInput();
       result = await this.stageIsolating(decoded, expected, error, async (file) => {
         await this.load([file], "true");
         return await this.#stage(name);
       });
+    } finally {
+      this.releaseInput();
     }
     const work = result.staged;
     const ignored = work === undefined ? 0 : work.input - work.applied;

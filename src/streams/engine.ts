@@ -144,12 +144,13 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     ? new InlineDecoder(config.tempDir, decodeRetry)
     : new WorkerDecoder(config.tempDir, decodeRetry);
   await Deno.mkdir(config.tempDir, { recursive: true });
+  let eventsDb: DuckDb | undefined;
   try {
-    const writer = (definition: TableDefinition) =>
+    const writer = (definition: TableDefinition, db = duckdb) =>
       new TableWriter({
         catalog,
         store,
-        duckdb,
+        duckdb: db,
         id: { namespace: [...NAMESPACE], name: definition.name },
         definition,
         location: `${warehouse}/${NAMESPACE.join("/")}/${definition.name}`,
@@ -159,11 +160,15 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
         logger: config.logger,
       });
     const tables = new Set(config.tables ?? TABLE_NAMES);
+    // orders_events stages on a connection of its own, beside orders_current
+    // on the first: the two run at the same time on two threads, over the
+    // batch loaded once (see AppendStream.load).
+    eventsDb = await duckdb.connect();
     const events = tables.has("events")
       ? new EventsStream(
-        writer(ORDERS_EVENTS),
+        writer(ORDERS_EVENTS, eventsDb),
         await loadSqlFile(ORDERS_EVENTS.sqlFile, config.sqlDir),
-        duckdb,
+        eventsDb,
         config.tempDir,
         config.clock,
       )
@@ -275,6 +280,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
       close: async () => {
         decoder.close();
         await current?.state.close();
+        eventsDb?.close();
         duckdb.close();
         await catalog.close();
         await store.close();
@@ -285,6 +291,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     };
   } catch (error) {
     decoder.close();
+    eventsDb?.close();
     duckdb.close();
     await catalog.close();
     await store.close();

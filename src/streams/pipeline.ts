@@ -6,8 +6,9 @@
  * tables. At most `queuedBatchesMax` closed batches wait, so a slow writer
  * makes `offer` wait and the feed stops fetching (bounded memory).
  *
- * Per batch: every table stream stages its files locally; the records any
- * of them failed on go to the dead-letter table first (committed before any
+ * Per batch: every table stream stages its files locally (at the same time
+ * when each has a DuckDB connection of its own, as in the engine); the
+ * records any of them failed on go to the dead-letter table first (committed before any
  * table commits, so a crash in between cannot lose them: the replay finds
  * them committed there); then each table uploads and commits; then the
  * dead-letter stream takes the batch's rejects (committing them every so
@@ -206,10 +207,10 @@ export class Pipeline {
   /**
    * Runs `work` once the batch or refresh started before it has ended. A
    * batch and a refresh (startOffsets, on a group join) must not overlap:
-   * both use the engine's one DuckDB connection, and orders_current's
-   * refresh replays snapshots into its state store in a transaction, which
-   * would take in the batch's statements, or fail to begin inside the
-   * transaction in which the batch updates the store after its commit.
+   * both use orders_current's DuckDB connection, and its refresh replays
+   * snapshots into the state store in a transaction, which would take in
+   * the batch's statements, or fail to begin inside the transaction in
+   * which the batch updates the store after its commit.
    */
   #exclusively<T>(work: () => Promise<T>): Promise<T> {
     const run = this.#exclusive.then(work);
@@ -269,8 +270,20 @@ export class Pipeline {
       // dead-lettered before any of them commits.
       const prepared: Prepared[] = [];
       try {
-        for (const stream of streams) {
-          prepared.push(await this.#retrying(() => stream.prepare(batch, decoded)));
+        if (onOwnConnections(streams)) {
+          // Side by side, each on its own DuckDB connection; all are
+          // settled (and the staged ones disposed of) before a failure is
+          // thrown.
+          const settled = await Promise.allSettled(
+            streams.map((stream) => this.#retrying(() => stream.prepare(batch, decoded))),
+          );
+          for (const s of settled) if (s.status === "fulfilled") prepared.push(s.value);
+          const failure = settled.find((s) => s.status === "rejected");
+          if (failure) throw failure.reason;
+        } else {
+          for (const stream of streams) {
+            prepared.push(await this.#retrying(() => stream.prepare(batch, decoded)));
+          }
         }
         const failed = uniqueRecords(prepared.flatMap((p) => p.failed));
         if (failed.length > 0) {
@@ -399,6 +412,12 @@ export class Pipeline {
   #throwIfFailed(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
+}
+
+/** Whether no two streams share a DuckDB connection (they can stage at the same time). */
+function onOwnConnections(streams: readonly TableStream[]): boolean {
+  const connections = new Set(streams.map((s) => s.writer.options.duckdb));
+  return streams.length > 1 && connections.size === streams.length;
 }
 
 function recordKey(f: FailedRecord): string {

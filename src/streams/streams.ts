@@ -86,8 +86,37 @@ export const SAMPLE_STAGED_EVENT = JSON.stringify({
   },
 }) + "\n";
 
-/** The statement each input relation was last loaded with, per database (see AppendStream.load). */
-const loadedInputs = new WeakMap<DuckDb, Map<string, string>>();
+/**
+ * A batch's input relation loaded once for the streams that read it
+ * (orders_events and orders_current read the same staged file into `batch`
+ * with the same columns and predicate), as a table of the database's main
+ * schema that every connection sees, so that the streams can stage on
+ * connections of their own at the same time. Staged files are never
+ * rewritten (each has a new name), so the same statement means the same
+ * rows. While a stream reads the shared table (it holds a lease until its
+ * staging ends) nobody replaces it: a stream that needs other rows (its
+ * table is behind the other, or it is isolating failing rows) loads them
+ * into a temporary table of its own connection, which takes precedence over
+ * the shared one there until the connection's next shared load drops it.
+ */
+interface SharedInput {
+  statement: string | undefined;
+  leases: number;
+  /** The end of the last load (loads and lease decisions happen one at a time). */
+  queue: Promise<void>;
+}
+
+const sharedInputs = new WeakMap<object, Map<string, SharedInput>>();
+
+function sharedInput(duckdb: DuckDb, name: string): SharedInput {
+  let inputs = sharedInputs.get(duckdb.database);
+  if (inputs === undefined) sharedInputs.set(duckdb.database, inputs = new Map());
+  let input = inputs.get(name);
+  if (input === undefined) {
+    inputs.set(name, input = { statement: undefined, leases: 0, queue: Promise.resolve() });
+  }
+  return input;
+}
 
 export abstract class AppendStream {
   readonly writer: TableWriter;
@@ -95,6 +124,8 @@ export abstract class AppendStream {
   protected readonly duckdb: DuckDb;
   protected readonly tempDir: string;
   protected readonly clock: Clock;
+  /** The shared input this stream reads, if any (see load). */
+  #lease: SharedInput | undefined;
 
   constructor(writer: TableWriter, sql: SqlFile, duckdb: DuckDb, tempDir: string, clock: Clock) {
     this.writer = writer;
@@ -149,9 +180,16 @@ export abstract class AppendStream {
 
   /**
    * Loads staged NDJSON (bytes, or files already written) as this stream's
-   * input relation, keeping only `where` rows.
+   * input relation, keeping only `where` rows: into a temporary table of
+   * this connection, or with `share` into the table every connection sees
+   * (see SharedInput), reusing it when it holds these rows already. A shared
+   * load holds a lease until releaseInput().
    */
-  protected async load(staged: Uint8Array | readonly string[], where = "true"): Promise<void> {
+  protected async load(
+    staged: Uint8Array | readonly string[],
+    where = "true",
+    share = false,
+  ): Promise<void> {
     let paths: readonly string[];
     let temp: string | undefined;
     if (staged instanceof Uint8Array) {
@@ -161,24 +199,43 @@ export abstract class AppendStream {
     } else {
       paths = staged;
     }
-    const statement = `CREATE OR REPLACE TEMP TABLE ${sqlIdent(this.inputName)} AS
-           SELECT * FROM (${this.stagedSelect(`[${paths.map(sqlString).join(", ")}]`)})
+    const rows = `SELECT * FROM (${this.stagedSelect(`[${paths.map(sqlString).join(", ")}]`)})
            WHERE ${where}`;
-    // orders_events and orders_current read the same staged file into the
-    // same relation with the same columns and predicate (unless a table is
-    // behind the other): the second reads what the first loaded. Staged
-    // files are never rewritten (each has a new name), so the same
-    // statement means the same rows.
-    const loaded = loadedInputs.get(this.duckdb) ??
-      loadedInputs.set(this.duckdb, new Map()).get(this.duckdb)!;
-    if (temp === undefined && loaded.get(this.inputName) === statement) return;
-    loaded.delete(this.inputName);
+    const name = sqlIdent(this.inputName);
+    const loadPrivately = () => this.duckdb.run(`CREATE OR REPLACE TEMP TABLE ${name} AS ${rows}`);
     try {
-      await this.duckdb.run(statement);
-      if (temp === undefined) loaded.set(this.inputName, statement);
+      if (temp !== undefined || !share) return await loadPrivately();
+      this.releaseInput();
+      const input = sharedInput(this.duckdb, this.inputName);
+      const turn = input.queue.then(async () => {
+        if (input.statement !== rows && input.leases > 0) {
+          this.logger.debug(
+            `${this.writer.name}: input loaded for this table alone (another table reads other rows)`,
+          );
+          return await loadPrivately();
+        }
+        if (input.statement !== rows) {
+          input.statement = undefined;
+          await this.duckdb.run(`CREATE OR REPLACE TABLE main.${name} AS ${rows}`);
+          input.statement = rows;
+        }
+        // A temporary table of this connection would hide the shared one.
+        await this.duckdb.run(`DROP TABLE IF EXISTS temp.main.${name}`);
+        input.leases++;
+        this.#lease = input;
+      });
+      input.queue = turn.catch(() => {});
+      await turn;
     } finally {
       if (temp) await Deno.remove(temp).catch(() => {});
     }
+  }
+
+  /** Ends this stream's lease on the shared input (its staging is over). */
+  protected releaseInput(): void {
+    if (this.#lease === undefined) return;
+    this.#lease.leases--;
+    this.#lease = undefined;
   }
 
   /** The staged input read from `files`, an SQL list of paths. */
@@ -442,7 +499,7 @@ export class EventsStream extends AppendStream implements TableStream<PreparedEv
     let input: number | undefined;
     let result: { staged: StagedDataFiles | undefined; failed: FailedRecord[]; input?: number };
     try {
-      await this.load([decoded.stagedPath], where);
+      await this.load([decoded.stagedPath], where, true);
       input = await this.inputRows();
       // Every accepted record the table does not hold yet is loaded, once.
       assert(
@@ -456,12 +513,15 @@ export class EventsStream extends AppendStream implements TableStream<PreparedEv
       );
     } catch (error) {
       if (!(error instanceof DataError)) throw error;
+      this.releaseInput();
       result = await this.stageIsolating(
         decoded,
         expected,
         error,
         (file) => this.stageFiles([file], "true"),
       );
+    } finally {
+      this.releaseInput();
     }
     // The SQL file's WHERE (or an unnest) decides the rows: the difference is reported.
     const read = input ?? result.input ?? 0;
