@@ -75,7 +75,8 @@ const DUCKDB_THREADS = {
   min: 1,
   max: 1024,
   default: DEFAULT_DUCKDB_THREADS,
-  description: "threads DuckDB may use (default: the machine's cores minus one)",
+  description:
+    "threads one DuckDB query may use (default: the machine's cores minus one); orders_events and orders_current stage on two connections, each running its own query",
 } as const satisfies OptionSpec;
 
 export const SHUTDOWN_TIMEOUT = {

@@ -60,6 +60,21 @@ export class DuckDb {
     return this.#instance;
   }
 
+  #mainSchema: string | undefined;
+
+  /**
+   * The quoted name of the database's own `main` schema, for a table every
+   * connection sees. A bare `main.t` would not do: the temporary catalog has
+   * a `main` schema too, searched first.
+   */
+  async mainSchema(): Promise<string> {
+    if (this.#mainSchema === undefined) {
+      const [row] = await this.query<{ name: string }>("SELECT current_database() AS name");
+      this.#mainSchema = `${sqlIdent(row.name)}.main`;
+    }
+    return this.#mainSchema;
+  }
+
   static async open(options: DuckDbOptions = {}): Promise<DuckDb> {
     const config: Record<string, string> = {};
     if (options.threads !== undefined) config.threads = String(options.threads);

@@ -216,7 +216,8 @@ export abstract class AppendStream {
         }
         if (input.statement !== rows) {
           input.statement = undefined;
-          await this.duckdb.run(`CREATE OR REPLACE TABLE main.${name} AS ${rows}`);
+          const schema = await this.duckdb.mainSchema();
+          await this.duckdb.run(`CREATE OR REPLACE TABLE ${schema}.${name} AS ${rows}`);
           input.statement = rows;
         }
         // A temporary table of this connection would hide the shared one.
