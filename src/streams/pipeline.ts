@@ -323,7 +323,8 @@ export class Pipeline {
     this.stats.skipped += Math.min(...results.map((r) => r.skipped));
     this.#options.logger.debug(
       `batch of ${batch.count} (${batch.reason}) committed: ${decoded.accepted} accepted, ` +
-        `${decoded.rejections.length} rejected, ${writeFailures} failed to write`,
+        `${decoded.rejections.length} rejected, ${writeFailures} failed to write; ` +
+        `its oldest record ${oldestAgeMs(batch, this.#options.clock.now())}`,
     );
   }
 
@@ -412,6 +413,15 @@ export class Pipeline {
   #throwIfFailed(): void {
     if (this.#failure !== undefined) throw this.#failure;
   }
+}
+
+/** How long ago the batch's oldest stamped record was produced: where a freshness tail comes from. */
+function oldestAgeMs(batch: ReleasedBatch, now: number): string {
+  let oldest = Infinity;
+  for (const t of batch.timestamps) if (t >= 0 && t < oldest) oldest = t;
+  return oldest === Infinity
+    ? "has no timestamp"
+    : `was produced ${Math.max(0, Math.round(now - oldest))} ms ago`;
 }
 
 /** Whether no two streams share a DuckDB connection (they can stage at the same time). */
