@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../core/clock.ts";
 import { Pacer, steadyRate } from "./rate.ts";
-import { generate } from "./run.ts";
+import { generate, type GenerateLimits } from "./run.ts";
 import type { Sink } from "./sink.ts";
 import { EventSource, type GeneratedMessage } from "./source.ts";
 
@@ -53,33 +53,24 @@ Deno.test("generate sends a short last batch when the count is not a multiple", 
   assert.deepEqual(sink.batches, [1000, 1000, 500]);
 });
 
-Deno.test("generate paces to the rate and stops at the duration (fake clock)", async () => {
+/** A paced run on a fake clock. */
+async function paced(rate: number, limits: GenerateLimits) {
   const clock = new FakeClock(5_000);
   const sink = new MemorySink();
-  const final = await generate({
-    source: source(clock),
-    sink,
-    clock,
-    pacer: new Pacer(steadyRate(2_000), clock),
-    limits: { durationMs: 10_000, batchRecordsMax: 500 },
-  });
+  const pacer = new Pacer(steadyRate(rate), clock);
+  const final = await generate({ source: source(clock), sink, clock, pacer, limits });
+  return { final, sink };
+}
+
+Deno.test("generate paces to the rate and stops at the duration (fake clock)", async () => {
+  const { final, sink } = await paced(2_000, { durationMs: 10_000, batchRecordsMax: 500 });
   assert.ok(Math.abs(final.sent - 20_000) <= 500, `sent ${final.sent}`);
   assert.ok(sink.batches.every((n) => n <= 500));
 });
 
 Deno.test("generate lingers: paced writes carry lingerMs' worth of messages, none lost", async () => {
-  const run = async (lingerMs: number, limits: { countMax?: number; durationMs?: number }) => {
-    const clock = new FakeClock(5_000);
-    const sink = new MemorySink();
-    const final = await generate({
-      source: source(clock),
-      sink,
-      clock,
-      pacer: new Pacer(steadyRate(50_000), clock),
-      limits: { ...limits, batchRecordsMax: 5_000, lingerMs },
-    });
-    return { final, sink };
-  };
+  const run = (lingerMs: number, limits: { countMax?: number; durationMs?: number }) =>
+    paced(50_000, { ...limits, batchRecordsMax: 5_000, lingerMs });
   // Without a linger each write is about the millisecond's due messages.
   const eager = await run(0, { durationMs: 2_000 });
   assert.ok(Math.max(...eager.sink.batches) <= 100, `eager writes ${eager.sink.batches}`);
