@@ -8,14 +8,14 @@
  *
  * Per batch: every table stream stages its files locally (at the same time
  * when each has a DuckDB connection of its own, as in the engine); the
- * records any of them failed on go to the dead-letter table first (committed before any
- * table commits, so a crash in between cannot lose them: the replay finds
- * them committed there); then each table uploads and commits; then the
- * dead-letter stream takes the batch's rejects (committing them every so
- * often). A step that fails in a way that may heal (storage or catalog
- * unreachable, a full disk) is retried with backoff until it works or the
- * shutdown deadline passes, which holds the queue and so pauses consumption
- * meanwhile.
+ * records any of them failed on go to the dead-letter table first
+ * (committed before any table commits, so a crash in between cannot lose
+ * them: the replay finds them committed there); then each table uploads and
+ * commits; then the dead-letter stream takes the batch's rejects
+ * (committing them every so often). A step that fails in a way that may
+ * heal (storage or catalog unreachable, a full disk) is retried with backoff
+ * until it works or the shutdown deadline passes, which holds the queue and
+ * so pauses consumption meanwhile.
  */
 import { join } from "node:path";
 import { MicroBatcher } from "../batch/batcher.ts";
