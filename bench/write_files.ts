@@ -4,7 +4,8 @@
  * builds alternate on the same deterministic rows, so the machine's noise
  * falls on both. Rows are order-shaped (36-character ids, timestamps over a
  * few hours, decimals, non-ASCII notes, lists of items); each batch is
- * written as by hour (orders_events) and by bucket[16] of the id
+ * written as by hour (orders_events), by hour with all its rows in one hour
+ * (a live batch of orders_events) and by bucket[16] of the id
  * (orders_current). Reports the median CPU (user + sys of this process) per
  * row over the rounds.
  *
@@ -31,7 +32,13 @@ if (!Number.isInteger(rows) || rows < 1 || !Number.isInteger(rounds) || rounds <
 }
 const builds = (values.build ?? ["."]).map((b) => resolve(b));
 
-const SPECS: Record<string, PartitionSpec> = { hour: HOUR_SPEC, bucket: BUCKET_SPEC };
+/** Each case: the partition spec and the table of rows it writes. */
+const CASES: Record<string, { spec: PartitionSpec; source: string }> = {
+  hour: { spec: HOUR_SPEC, source: "batch" },
+  // A live batch: seconds of events, all in one hour (one file).
+  "one hour": { spec: HOUR_SPEC, source: "batch_one_hour" },
+  bucket: { spec: BUCKET_SPEC, source: "batch" },
+};
 const ROWS_SQL = `SELECT i::BIGINT AS id,
     substr(md5(i::VARCHAR), 1, 8) || '-' || substr(md5(i::VARCHAR), 9, 4) || '-' ||
       substr(md5(i::VARCHAR), 13, 4) || '-' || substr(md5(i::VARCHAR), 17, 4) || '-' ||
@@ -63,6 +70,11 @@ for (const dir of builds) {
   const { stageDataFiles } = await import(`${dir}/src/iceberg/write/data_files.ts`);
   const duckdb = await DuckDb.open({ threads: 1 });
   await duckdb.run(`CREATE TABLE batch AS ${ROWS_SQL}`);
+  await duckdb.run(
+    `CREATE TABLE batch_one_hour AS SELECT * REPLACE
+       (TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_microseconds(id * 3600000000 // ${rows}) AS ts)
+     FROM batch`,
+  );
   loaded.push({ dir, duckdb, stage: stageDataFiles });
 }
 
@@ -71,14 +83,14 @@ const samples = new Map<string, number[]>();
 try {
   for (let round = 0; round < rounds + 1; round++) {
     for (const build of loaded) {
-      for (const [name, spec] of Object.entries(SPECS)) {
+      for (const [name, { spec, source }] of Object.entries(CASES)) {
         const before = cpuSeconds();
         const staged = await build.stage({
           duckdb: build.duckdb,
           store: undefined,
           schema: SCHEMA,
           spec,
-          source: "batch",
+          source,
           location: "s3://bench/t",
           targetFileSizeBytes: 128 << 20,
           tempDir: temp,

@@ -233,29 +233,55 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
       }
       // The writer's statistics come with the files (RETURN_STATS): no
       // second pass over the rows for counts and bounds.
-      const copied = await duckdb.query(
-        `COPY (SELECT ${schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ")},
-             ${pidExpr}::BIGINT AS ${PID}${chunked ? `, ${chunkExpr}::BIGINT AS ${CHUNK}` : ""}
-           FROM ${stage} s${pidJoin})
-         TO ${sqlString(outDir)} (FORMAT parquet, COMPRESSION ${codec}, PARTITION_BY (${PID}${
-          chunked ? `, ${CHUNK}` : ""
-        }),
-           FILENAME_PATTERN 'f_{uuid}', FIELD_IDS ${fieldIds}, OVERWRITE_OR_IGNORE, RETURN_STATS)`,
-      );
+      const copyOptions =
+        `FORMAT parquet, COMPRESSION ${codec}, FIELD_IDS ${fieldIds}, RETURN_STATS`;
+      const columnList = schema.fields.map((f) => `s.${sqlIdent(f.name)}`).join(", ");
       const written: { pid: bigint; path: string }[] = [];
-      for await (const entry of Deno.readDir(outDir)) {
-        const match = new RegExp(`^${PID}=(\\d+)$`).exec(entry.name);
-        if (!entry.isDirectory || !match) continue;
-        const dirs = chunked
-          ? (await Array.fromAsync(Deno.readDir(join(outDir, entry.name))))
-            .filter((chunk) => chunk.isDirectory).map((chunk) =>
-              join(outDir, entry.name, chunk.name)
-            )
-          : [join(outDir, entry.name)];
-        for (const dir of dirs) {
-          for await (const file of Deno.readDir(dir)) {
-            if (file.isFile && file.name.endsWith(".parquet")) {
-              written.push({ pid: BigInt(match[1]), path: join(dir, file.name) });
+      let copied;
+      if (tuples.length === 1 && !chunked) {
+        // One partition and one file (a live batch of an hour-partitioned
+        // table, an unpartitioned one): a plain COPY to that file. With
+        // PARTITION_BY DuckDB buffers every row per partition first and the
+        // rows are joined to their partition's id, which made the write
+        // about a third dearer for the same single file (BENCHMARKS.md).
+        const path = join(outDir, `f_${crypto.randomUUID()}.parquet`);
+        // The rows are still matched to the tuple read first: a source that
+        // is not deterministic must not put a row in another partition's file.
+        const match = partNames.length === 0
+          ? ""
+          : ` SEMI JOIN ${pids} k ON ${
+            partNames.map((n) => `k.${n} IS NOT DISTINCT FROM s.${n}`).join(" AND ")
+          }`;
+        copied = await duckdb.query(
+          `COPY (SELECT ${columnList} FROM ${stage} s${match}) TO ${
+            sqlString(path)
+          } (${copyOptions})`,
+        );
+        written.push({ pid: 0n, path });
+      } else {
+        copied = await duckdb.query(
+          `COPY (SELECT ${columnList},
+               ${pidExpr}::BIGINT AS ${PID}${chunked ? `, ${chunkExpr}::BIGINT AS ${CHUNK}` : ""}
+             FROM ${stage} s${pidJoin})
+           TO ${sqlString(outDir)} (${copyOptions}, PARTITION_BY (${PID}${
+            chunked ? `, ${CHUNK}` : ""
+          }),
+             FILENAME_PATTERN 'f_{uuid}', OVERWRITE_OR_IGNORE)`,
+        );
+        for await (const entry of Deno.readDir(outDir)) {
+          const match = new RegExp(`^${PID}=(\\d+)$`).exec(entry.name);
+          if (!entry.isDirectory || !match) continue;
+          const dirs = chunked
+            ? (await Array.fromAsync(Deno.readDir(join(outDir, entry.name))))
+              .filter((chunk) => chunk.isDirectory).map((chunk) =>
+                join(outDir, entry.name, chunk.name)
+              )
+            : [join(outDir, entry.name)];
+          for (const dir of dirs) {
+            for await (const file of Deno.readDir(dir)) {
+              if (file.isFile && file.name.endsWith(".parquet")) {
+                written.push({ pid: BigInt(match[1]), path: join(dir, file.name) });
+              }
             }
           }
         }

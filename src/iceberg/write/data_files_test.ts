@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DuckDb, sqlString } from "../../duckdb/duckdb.ts";
-import { BUCKET_SPEC, TEST_SCHEMA } from "../_fixtures.ts";
+import { BUCKET_SPEC, HOUR_SPEC, TEST_SCHEMA } from "../_fixtures.ts";
 import { applyTransform } from "../spec/transforms.ts";
 import { stageDataFiles } from "./data_files.ts";
 
@@ -107,6 +107,84 @@ Deno.test("a partition's rows are rolled into files by the target size, each row
         await staged.dispose();
       }
     }
+  } finally {
+    duckdb.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("rows of one partition are written as one file, with the statistics of a partitioned write", async () => {
+  const duckdb = await DuckDb.open();
+  const dir = await Deno.makeTempDir();
+  try {
+    // The same rows twice: all in one hour (the one-file COPY), and with one
+    // more row in the next hour (the partitioned COPY): the first hour's
+    // file must be the same in both.
+    const rows = (extra: number) =>
+      `(SELECT i::BIGINT AS id, 'ord-' || i::VARCHAR AS order_id,
+        TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_seconds(CASE WHEN i < 5000 THEN i % 3600 ELSE 3600 END) AS ts
+        FROM range(${5000 + extra}) t(i))`;
+    const stage = (source: string) =>
+      stageDataFiles({
+        duckdb,
+        store: undefined as never,
+        schema: TEST_SCHEMA,
+        spec: HOUR_SPEC,
+        source,
+        location: "s3://bucket/t",
+        targetFileSizeBytes: 64 << 20,
+        tempDir: dir,
+      });
+    const one = await stage(rows(0));
+    const two = await stage(rows(1));
+    try {
+      assert.equal(one.files.length, 1);
+      assert.equal(two.files.length, 2);
+      const [a] = one.files;
+      const b = two.files.find((f) => f.partition[0] === a.partition[0])!;
+      assert.equal(a.partition[0], 490_896, "hours since 1970 of 2026-01-01 00:00");
+      assert.equal(a.recordCount, 5_000n);
+      for (const key of ["recordCount", "valueCounts", "nullValueCounts"] as const) {
+        assert.deepEqual(a[key], b[key], key);
+      }
+      assert.deepEqual(a.lowerBounds, b.lowerBounds);
+      assert.deepEqual(a.upperBounds, b.upperBounds);
+      const [check] = await duckdb.query<{ n: bigint; ids: bigint }>(
+        `SELECT count(*)::BIGINT AS n, count(DISTINCT id)::BIGINT AS ids
+         FROM read_parquet(${sqlString(one.localPaths[0])})`,
+      );
+      assert.deepEqual(check, { n: 5_000n, ids: 5_000n });
+    } finally {
+      await one.dispose();
+      await two.dispose();
+    }
+  } finally {
+    duckdb.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a source whose partition changes between the writer's reads is refused, not misfiled", async () => {
+  const duckdb = await DuckDb.open();
+  const dir = await Deno.makeTempDir();
+  try {
+    // Each read of the source moves its row to the next hour: the writer
+    // reads the partitions first, then the rows.
+    await duckdb.run(`CREATE SEQUENCE hours START 1`);
+    await assert.rejects(
+      stageDataFiles({
+        duckdb,
+        store: undefined as never,
+        schema: TEST_SCHEMA,
+        spec: HOUR_SPEC,
+        source: `(SELECT 1::BIGINT AS id, 'ord-1' AS order_id,
+          TIMESTAMPTZ '2026-01-01 00:00:00+00' + to_hours(nextval('hours')) AS ts)`,
+        location: "s3://bucket/t",
+        targetFileSizeBytes: 64 << 20,
+        tempDir: dir,
+      }),
+      /wrote 0 rows into 1 files but the batch has 1: refusing to commit/,
+    );
   } finally {
     duckdb.close();
     await Deno.remove(dir, { recursive: true });
