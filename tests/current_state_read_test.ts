@@ -41,7 +41,7 @@ Deno.test("the state store reads recent and old rows of a batch; the table and t
       await engine.close();
     }
     const reads = log.flatMap((l) => {
-      const m = /fetch \((\d+) rows: (\d+) in range, (\d+) old\)/.exec(l);
+      const m = /fetch \((\d+) rows: (\d+) in range, (\d+) old;/.exec(l);
       return m ? [{ hits: Number(m[1]), range: Number(m[2]), old: Number(m[3]) }] : [];
     });
     assert.ok(reads.length >= 9, `${reads.length} fetches logged:\n${log.join("\n")}`);

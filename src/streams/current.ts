@@ -239,7 +239,11 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
       await duckdb.run(`CREATE OR REPLACE TEMP TABLE ${changes} AS SELECT * FROM ${view}`);
       step("changes");
       const shape = await this.state.fetch(changes, target, before);
-      step(`fetch (${shape.hits} rows: ${shape.rangeRows} in range, ${shape.old} old)`);
+      step(
+        `fetch (${shape.hits} rows: ${shape.rangeRows} in range, ${shape.old} old; keys ${
+          shape.ms.keys.toFixed(0)
+        }, rows ${shape.ms.rows.toFixed(0)}, copy ${shape.ms.copy.toFixed(0)})`,
+      );
       try {
         await duckdb.run(this.merge.text);
       } catch (error) {

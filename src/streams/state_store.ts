@@ -250,6 +250,7 @@ export class StateStore {
     const { duckdb, key } = this.#o;
     const k = sqlIdent(key);
     const columns = [...this.#columns.map(sqlIdent), "_file", "_pos", "_seq"].join(", ");
+    const t0 = performance.now();
     // 1. Where the touched rows are: the hashed key and _seq are narrow
     //    columns, so this scan reads 16 bytes a row whatever the row's width.
     await duckdb.run(
@@ -259,6 +260,7 @@ export class StateStore {
     const seqs = (await duckdb.query<{ s: bigint }>(`SELECT _seq AS s FROM ${HITS}`))
       .map((r) => r.s).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
     const shape = readShape(seqs, this.#nextSeq, this.#o.oldRowCost ?? STORE_ROW_GROUP_ROWS);
+    const t1 = performance.now();
     // 2. The rows: the recent range as one range scan, the old ones by their
     //    _seq (each a row group of its own); the exact key drops hash collisions.
     const parts = [];
@@ -279,9 +281,15 @@ export class StateStore {
        WHERE ${k} IN (SELECT ${k} FROM ${changes})`,
     );
     await duckdb.run(`DROP TABLE IF EXISTS ${HITS}`);
+    const t2 = performance.now();
     await duckdb.run(`CREATE OR REPLACE TEMP TABLE ${before} AS SELECT * FROM ${target}`);
     this.#fetched = { writes: this.#writes, from: shape.from, old: shape.old };
-    return { hits: seqs.length, rangeRows: shape.rangeRows, old: shape.old.length };
+    return {
+      hits: seqs.length,
+      rangeRows: shape.rangeRows,
+      old: shape.old.length,
+      ms: { keys: t1 - t0, rows: t2 - t1, copy: performance.now() - t2 },
+    };
   }
 
   /**
@@ -537,6 +545,11 @@ export interface FetchShape {
   readonly rangeRows: number;
   /** Hits read one by one, below the range. */
   readonly old: number;
+  /**
+   * Where the time went: finding the hits from the keys (a scan of the
+   * whole store's key column), reading their rows, copying them as `before`.
+   */
+  readonly ms: { readonly keys: number; readonly rows: number; readonly copy: number };
 }
 
 /**
