@@ -26,6 +26,7 @@
  */
 import { parseArgs } from "node:util";
 import { deleteTopic } from "./_topics.ts";
+import { ThreadSampler } from "./_threads.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -81,7 +82,6 @@ if (!values.topic) {
 }
 const rounds = Number(values.rounds);
 const builds = values.build ?? [new URL("..", import.meta.url).pathname];
-const TICKS = 100; // USER_HZ: /proc times are in 1/100 s.
 
 interface Sample {
   cpuSeconds: number;
@@ -125,33 +125,9 @@ async function drain(build: string, topic: string, stopAfter: number): Promise<S
     stdout: "null",
     stderr: "piped",
   }).spawn();
-  const ticks = new Map<number, { name: string; ticks: number }>();
-  let enginePid: number | undefined;
-  const timer = setInterval(() => {
-    try {
-      if (enginePid === undefined) {
-        const kids = Deno.readTextFileSync(`/proc/${child.pid}/task/${child.pid}/children`).trim();
-        if (kids === "") return;
-        enginePid = Number(kids.split(" ")[0]);
-      }
-      for (const entry of Deno.readDirSync(`/proc/${enginePid}/task`)) {
-        const tid = Number(entry.name);
-        try {
-          const name = Deno.readTextFileSync(`/proc/${enginePid}/task/${tid}/comm`).trim();
-          const stat = Deno.readTextFileSync(`/proc/${enginePid}/task/${tid}/stat`);
-          const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-          // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-          ticks.set(tid, { name, ticks: Number(fields[11]) + Number(fields[12]) });
-        } catch {
-          // The thread exited between the listing and the read.
-        }
-      }
-    } catch {
-      // The process is gone.
-    }
-  }, 100);
+  const sampler = new ThreadSampler(child.pid, true);
   const out = await child.output();
-  clearInterval(timer);
+  const threads = sampler.stop();
   const wallSeconds = (performance.now() - started) / 1000;
   const stderr = new TextDecoder().decode(out.stderr);
   await Deno.remove(dir, { recursive: true }).catch(() => {});
@@ -160,11 +136,6 @@ async function drain(build: string, topic: string, stopAfter: number): Promise<S
   const committed = /stopped: (\d+) records committed/.exec(stderr);
   if (!committed || Number(committed[1]) !== stopAfter) {
     throw new Error(`engine committed ${committed?.[1]} of ${stopAfter}:\n${stderr.slice(-3000)}`);
-  }
-  const threads = new Map<string, number>();
-  for (const { name, ticks: t } of ticks.values()) {
-    const group = name.replace(/[-\d]+$/, "").startsWith("V8") ? "V8" : name;
-    threads.set(group, (threads.get(group) ?? 0) + t / TICKS);
   }
   return {
     cpuSeconds: Number(time[1]) + Number(time[2]),
