@@ -6,6 +6,9 @@
  * - a derived column added to current_changes.sql (and set by the MERGE)
  *   evolves the table that already holds rows: rows written since carry it,
  *   older rows read it as NULL (pyiceberg), and the state store follows;
+ * - a customized current_merge.sql may read any column of the row it merges
+ *   into, so the state store keeps them all for it; for the shipped file it
+ *   leaves out the ones that file never reads;
  * - a broken current_merge.sql or current_changes.sql stops start-up with
  *   an error naming the file and line (exit 1).
  */
@@ -28,6 +31,7 @@ import {
   place,
   rawRecords,
   readCurrent,
+  storeColumns,
 } from "./_current.ts";
 import { requireKafka, runCli } from "./_services.ts";
 
@@ -108,6 +112,74 @@ Deno.test("events after CANCELLED are ignored by the shipped rule and applied by
   } finally {
     await Deno.remove(shipped, { recursive: true });
     await Deno.remove(custom, { recursive: true });
+  }
+});
+
+/** An order keeps its first user: the MERGE reads t.user_id, which the shipped one never reads. */
+const FIRST_USER: Readonly<Record<string, (sql: string) => string>> = {
+  "current_merge.sql": (sql) =>
+    sql.replace(
+      /^(\s*)user_id(\s+)= s\.user_id,$/m,
+      "$1user_id$2= coalesce(t.user_id, s.user_id),",
+    ),
+};
+
+Deno.test("the state store keeps the columns a customized current_merge.sql reads; with the shipped one it leaves them out and rebuilds itself narrow", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const next = new Map<number, bigint>();
+    const first = place(generated("current-sql-first-user", 3_000, 0), next);
+    const open = [...expectedCurrent(first).values()]
+      .filter((r) => r.status === "CREATED" || r.status === "PAID").slice(0, 20);
+    assert.ok(open.length >= 10, `${open.length} open orders`);
+    // Their next step, sent under another user id.
+    const claim = (rows: readonly OrderRow[], hours: number) =>
+      place(
+        rows.map((r) => {
+          const step = r.status === "CREATED" ? "ORDER_PAID" : "ORDER_SHIPPED";
+          return orderEvent(
+            { ...r, user_id: `other-${r.user_id}` },
+            step,
+            r.updated_at / 1_000_000 + hours * 3_600,
+          );
+        }),
+        next,
+      );
+    const second = claim(open.slice(0, 10), 1);
+
+    const sqlDir = await editedSqlDir(dir, "sql", FIRST_USER);
+    await feed(dir, rawRecords(first, "orders"), sqlDir);
+    await feed(dir, rawRecords(second, "orders"), sqlDir);
+    const state = join(dir, "state");
+    assert.ok((await storeColumns(state)).includes("user_id"));
+    let rows = await readCurrent(localWarehouse(dir));
+    for (const r of open.slice(0, 10)) {
+      const row = rows.find((x) => x.order_id === r.order_id)!;
+      assert.equal(row.user_id, r.user_id, "the customized merge keeps the first user");
+      assert.notEqual(row.status, r.status, "the claim's step was applied");
+    }
+    await assertStateMatchesTable(state, localWarehouse(dir), dir);
+
+    // Back to the shipped file: the store drops what that merge never reads,
+    // and the latest event's user wins again.
+    const third = claim(open.slice(10), 1);
+    const { log } = await feed(dir, rawRecords(third, "orders"));
+    assert.ok(
+      log.some((l) => l.includes("it keeps other columns than the merge needs")),
+      log.join("\n"),
+    );
+    const kept = await storeColumns(state);
+    assert.ok(!kept.includes("user_id") && !kept.includes("items"), kept.join(", "));
+    rows = await readCurrent(localWarehouse(dir));
+    for (const r of open.slice(10)) {
+      assert.equal(rows.find((x) => x.order_id === r.order_id)!.user_id, `other-${r.user_id}`);
+    }
+    for (const r of open.slice(0, 10)) {
+      assert.equal(rows.find((x) => x.order_id === r.order_id)!.user_id, r.user_id);
+    }
+    await assertStateMatchesTable(state, localWarehouse(dir), dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
 

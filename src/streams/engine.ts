@@ -24,6 +24,7 @@ import {
   ORDERS_CURRENT,
   ORDERS_EVENTS,
   ORDERS_REJECTS,
+  SHIPPED_MERGE_UNREAD,
   TABLE_NAMES,
   type TableDefinition,
   type TableName,
@@ -176,10 +177,12 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
     let current: CurrentStream | undefined;
     if (tables.has("current")) {
       const currentWriter = writer(ORDERS_CURRENT);
+      const merge = await loadSqlFile(CURRENT_MERGE_SQL, config.sqlDir);
+      const shipped = config.sqlDir === undefined ? merge : await loadSqlFile(CURRENT_MERGE_SQL);
       current = new CurrentStream(
         currentWriter,
         await loadSqlFile(ORDERS_CURRENT.sqlFile, config.sqlDir),
-        await loadSqlFile(CURRENT_MERGE_SQL, config.sqlDir),
+        merge,
         new StateStore({
           duckdb,
           dir: config.stateDir,
@@ -190,6 +193,7 @@ export async function startEngine(config: EngineConfig): Promise<RunningEngine> 
           cacheDir: join(config.tempDir, "cache"),
           logger: config.logger,
           oldRowCost: config.stateOldRowCost,
+          omit: merge.text === shipped.text ? SHIPPED_MERGE_UNREAD : [],
         }),
         duckdb,
         config.tempDir,

@@ -1,7 +1,7 @@
 /**
  * The state store of a table of current rows (orders_current): every row the
- * table holds, with where it lives (data file and position), in a DuckDB
- * database file of its own, attached to the engine's DuckDB. A batch reads
+ * table holds (the columns the MERGE reads from it: see `omit`), with where
+ * it lives (data file and position), in a DuckDB database file of its own, attached to the engine's DuckDB. A batch reads
  * from it only the rows of the keys it carries (the MERGE's target), so it
  * never scans the table's files; once the batch is committed, the store takes
  * the new rows and positions in one transaction, stamped with the snapshot
@@ -42,6 +42,7 @@ import {
   type TableMetadata,
 } from "../iceberg/spec/types.ts";
 import type { ManifestReader } from "../iceberg/table.ts";
+import { duckdbType } from "../iceberg/write/duckdb_types.ts";
 import type { ObjectStore } from "../storage/store.ts";
 
 export interface StateStoreOptions {
@@ -61,6 +62,16 @@ export interface StateStoreOptions {
   readonly catchUpSnapshotsMax?: number;
   /** Reading one old row, in rows of a range read (default STORE_ROW_GROUP_ROWS). */
   readonly oldRowCost?: number;
+  /**
+   * Columns of the table the store leaves out: the rows a fetch gives the
+   * MERGE hold NULL in them. Only columns the MERGE neither reads from its
+   * target nor leaves unassigned when it updates a row may be left out (the
+   * engine leaves out some for the shipped current_merge.sql, none for a
+   * customized one). The store is written and read in proportion to its
+   * width, and in a live run each batch reads a recent range of a million
+   * rows or more to find its touched rows: narrow rows make both cheaper.
+   */
+  readonly omit?: readonly string[];
 }
 
 /** The attached database. */
@@ -95,7 +106,11 @@ export class StateStore {
   #path = "";
   #stamp: bigint | undefined;
   #schemaId = -1;
+  /** The table's columns the store keeps, and the ones it leaves out (with their DuckDB types). */
   #columns: string[] = [];
+  #absent: { name: string; type: string }[] = [];
+  /** Why the store must be rebuilt although its schema is the table's (set by open). */
+  #stale: string | undefined;
   /** The `_seq` the next row written gets. */
   #nextSeq = 0n;
   /** Transactions the store has run (a write since a fetch changes it). */
@@ -184,8 +199,15 @@ export class StateStore {
       const stamp = meta.get("snapshot_id");
       this.#stamp = stamp === undefined || stamp === "" ? undefined : BigInt(stamp);
       this.#schemaId = Number(meta.get("schema_id") ?? -1);
-      this.#columns = await this.#rowColumns();
+      const stored = await this.#rowColumns();
       this.#nextSeq = await this.#maxSeq() + 1n;
+      const wanted = this.#plan(currentSchema(metadata));
+      // (A changed schema is rebuilt anyway, and says so.)
+      const sameSchema = this.#schemaId === metadata["current-schema-id"];
+      if (sameSchema && wanted.join("\0") !== stored.join("\0")) {
+        this.#stale = "it keeps other columns than the merge needs";
+        this.#schemaId = -1;
+      }
     } else {
       this.#schemaId = -1; // forces a rebuild
       this.#fresh = !hasRows;
@@ -208,10 +230,13 @@ export class StateStore {
     if (this.#schemaId !== metadata["current-schema-id"]) {
       const why = this.#fresh
         ? "a new store"
+        : this.#stale !== undefined
+        ? this.#stale
         : this.#columns.length === 0
         ? "the store was written by another layout or table"
         : "the table's schema changed";
       this.#fresh = false;
+      this.#stale = undefined;
       return await this.#rebuild(metadata, target, why);
     }
     if (this.#stamp === target) return;
@@ -249,7 +274,13 @@ export class StateStore {
   async fetch(changes: string, target: string, before: string): Promise<FetchShape> {
     const { duckdb, key } = this.#o;
     const k = sqlIdent(key);
-    const columns = [...this.#columns.map(sqlIdent), "_file", "_pos", "_seq"].join(", ");
+    const columns = [
+      ...this.#columns.map(sqlIdent),
+      ...this.#absent.map((c) => `NULL::${c.type} AS ${sqlIdent(c.name)}`),
+      "_file",
+      "_pos",
+      "_seq",
+    ].join(", ");
     const t0 = performance.now();
     // 1. Where the touched rows are: the hashed key and _seq are narrow
     //    columns, so this scan reads 16 bytes a row whatever the row's width.
@@ -437,6 +468,7 @@ export class StateStore {
       ...(target === undefined ? {} : { snapshotId: target }),
     });
     const schema: Schema = currentSchema(metadata);
+    const kept = this.#plan(schema);
     const view = `__state_rebuild_${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
     await createScanView({ ...plan, schema }, {
       duckdb,
@@ -445,7 +477,7 @@ export class StateStore {
       name: view,
       positions: true,
     });
-    const columns = schema.fields.map((f) => sqlIdent(f.name));
+    const columns = kept.map(sqlIdent);
     const described = await duckdb.describe(`SELECT ${columns.join(", ")}, _file FROM ${view}`);
     await this.#transaction(async () => {
       await duckdb.run(
@@ -464,7 +496,6 @@ export class StateStore {
     await duckdb.run(`DROP VIEW IF EXISTS ${view}`);
     this.#stamp = target;
     this.#schemaId = metadata["current-schema-id"];
-    this.#columns = schema.fields.map((f) => f.name);
     this.#nextSeq = await this.#maxSeq() + 1n;
     const rows = await this.count();
     logger.info(
@@ -472,6 +503,19 @@ export class StateStore {
         (performance.now() - started).toFixed(0)
       } ms`,
     );
+  }
+
+  /**
+   * The columns of `schema` the store keeps (in the schema's order); sets
+   * the ones it leaves out, which a fetch gives as NULL.
+   */
+  #plan(schema: Schema): string[] {
+    const omit = new Set(this.#o.omit ?? []);
+    omit.delete(this.#o.key);
+    this.#absent = schema.fields.filter((f) => omit.has(f.name))
+      .map((f) => ({ name: f.name, type: duckdbType(f.type) }));
+    this.#columns = schema.fields.filter((f) => !omit.has(f.name)).map((f) => f.name);
+    return this.#columns;
   }
 
   async #rowColumns(): Promise<string[]> {

@@ -105,6 +105,25 @@ export const ORDERS_CURRENT: TableDefinition = Object.freeze<TableDefinition>({
 /** The file holding the MERGE rule of orders_current (its changes come from current_changes.sql). */
 export const CURRENT_MERGE_SQL = "current_merge.sql";
 
+/**
+ * Columns of orders_current the shipped current_merge.sql never reads from
+ * the row it merges into: when it updates a row it sets each of them from
+ * the change (the latest event's attributes), and an inserted row takes
+ * them from the change too. The state store leaves them out, and the MERGE
+ * sees them as NULL, while the file is the shipped one exactly; a
+ * customized file may read any column, so the store then keeps them all.
+ */
+export const SHIPPED_MERGE_UNREAD: readonly string[] = Object.freeze([
+  "user_id",
+  "total_amount",
+  "currency",
+  "payment_method",
+  "items",
+  "updated_at",
+  "last_event_id",
+  "last_event_type",
+]);
+
 /** A new table's partition spec: the definition's transform of its column in `schema`. */
 export function partitionSpecFor(definition: TableDefinition, schema: Schema): PartitionSpec {
   const { column, transform, name } = definition.partition;
