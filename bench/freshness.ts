@@ -88,6 +88,10 @@ try {
     ...(values.steps ? ["--log-level", "debug"] : []),
   ], true);
   const sampler = new ThreadSampler(engine.pid, true);
+  // Read the engine's log while it runs: a pipe nobody reads fills up (64
+  // KiB, minutes of a debug log) and then blocks the engine's writes, and
+  // with them its heartbeats to the group.
+  const engineDone = engine.output();
   await new Promise((resolve) => setTimeout(resolve, 5000));
   const generator = spawn([
     "generate",
@@ -105,7 +109,7 @@ try {
   const gen = await generator.output();
   const busyAfter = cpuTimes();
   const genText = new TextDecoder().decode(gen.stderr);
-  const out = await engine.output();
+  const out = await engineDone;
   const threads = sampler.stop();
   const text = new TextDecoder().decode(out.stderr);
   const done = /done: (\d+) messages .* in ([\d.]+)s = (\d+)\/s/.exec(genText);
