@@ -1,11 +1,11 @@
 /**
  * The state store of a table of current rows (orders_current): every row the
  * table holds (the columns the MERGE reads from it: see `omit`), with where
- * it lives (data file and position), in a DuckDB database file of its own, attached to the engine's DuckDB. A batch reads
- * from it only the rows of the keys it carries (the MERGE's target), so it
- * never scans the table's files; once the batch is committed, the store takes
- * the new rows and positions in one transaction, stamped with the snapshot
- * they make.
+ * it lives (data file and position), in a DuckDB database file of its own,
+ * attached to the engine's DuckDB. A batch reads from it only the rows of
+ * the keys it carries (the MERGE's target), so it never scans the table's
+ * files; once the batch is committed, the store takes the new rows and
+ * positions in one transaction, stamped with the snapshot they make.
  *
  * Layout, for a read whose cost follows the batch rather than the table:
  * every row carries `_seq`, a number that grows with each write, and rows

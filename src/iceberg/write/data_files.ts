@@ -242,8 +242,8 @@ export async function stageDataFiles(options: WriteDataFilesOptions): Promise<St
         // One partition and one file (a live batch of an hour-partitioned
         // table, an unpartitioned one): a plain COPY to that file. With
         // PARTITION_BY DuckDB buffers every row per partition first and the
-        // rows are joined to their partition's id, which made the write
-        // about a third dearer for the same single file (BENCHMARKS.md).
+        // rows are joined to their partition's id: 8-24% more CPU for the
+        // same single file in `bench write` (BENCHMARKS.md).
         const path = join(outDir, `f_${crypto.randomUUID()}.parquet`);
         // The rows are still matched to the tuple read first: a source that
         // is not deterministic must not put a row in another partition's file.
