@@ -16,25 +16,46 @@
 import { dirname, join, resolve } from "node:path";
 import { osErrorText } from "../core/os_errors.ts";
 
-type Look =
+export type Look =
   | { readonly kind: "found"; readonly info: Deno.FileInfo }
   | { readonly kind: "missing" }
   | { readonly kind: "error"; readonly reason: string };
 
-/** stat(2) of `path` (symbolic links followed). */
-function look(path: string): Look {
+/** The two calls `look` makes, replaceable in tests to stage a race. */
+export interface StatCalls {
+  stat(path: string): Deno.FileInfo;
+  lstat(path: string): Deno.FileInfo;
+}
+
+const SYSTEM_STAT: StatCalls = { stat: Deno.statSync, lstat: Deno.lstatSync };
+
+/**
+ * stat(2) of `path` (symbolic links followed). When stat finds nothing, lstat
+ * tells a missing path from a dangling link. Another process may create the
+ * path between the two calls (a second group member creating the shared
+ * catalog.db): what lstat then finds is no link, and is the answer, since
+ * lstat and stat agree on anything that is not a link.
+ */
+export function look(path: string, calls: StatCalls = SYSTEM_STAT): Look {
   try {
-    return { kind: "found", info: Deno.statSync(path) };
+    return { kind: "found", info: calls.stat(path) };
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
-      try {
-        Deno.lstatSync(path);
-        return { kind: "error", reason: "it is a symbolic link to nothing" };
-      } catch {
-        return { kind: "missing" };
-      }
+    if (!(error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory)) {
+      return { kind: "error", reason: osErrorText(error) };
     }
-    return { kind: "error", reason: osErrorText(error) };
+  }
+  let link: Deno.FileInfo;
+  try {
+    link = calls.lstat(path);
+  } catch {
+    return { kind: "missing" };
+  }
+  if (!link.isSymlink) return { kind: "found", info: link };
+  // A link whose target appeared after the first stat is not dangling.
+  try {
+    return { kind: "found", info: calls.stat(path) };
+  } catch {
+    return { kind: "error", reason: "it is a symbolic link to nothing" };
   }
 }
 

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   directoryProblem,
   existingDirectoryProblem,
+  look,
   outputFileProblem,
   probeWritable,
   readableFilesProblem,
@@ -54,6 +55,45 @@ Deno.test({
   fn: () => {
     assert.match(probeWritable(UNWRITABLE) ?? "", /permission denied|read-only file system/);
   },
+});
+
+Deno.test("look: a path created between its stat and lstat is found, not called a dangling link", async () => {
+  await withTempDir((dir) => {
+    /** stat as if `create` ran in another process right after stat's first answer. */
+    const racing = (create: () => void) => {
+      let first = true;
+      return {
+        stat: (path: string) => {
+          if (!first) return Deno.statSync(path);
+          first = false;
+          try {
+            return Deno.statSync(path);
+          } finally {
+            create();
+          }
+        },
+        lstat: Deno.lstatSync,
+      };
+    };
+    const file = join(dir, "catalog.db");
+    const seen = look(file, racing(() => Deno.writeTextFileSync(file, "")));
+    assert.equal(seen.kind, "found", JSON.stringify(seen));
+    assert.ok(seen.kind === "found" && seen.info.isFile);
+
+    const link = join(dir, "link");
+    const target = join(dir, "target");
+    Deno.symlinkSync(target, link);
+    const linked = look(link, racing(() => Deno.mkdirSync(target)));
+    assert.ok(linked.kind === "found" && linked.info.isDirectory, JSON.stringify(linked));
+
+    const dangling = join(dir, "dangling");
+    Deno.symlinkSync(join(dir, "nowhere"), dangling);
+    assert.deepEqual(look(dangling), {
+      kind: "error",
+      reason: "it is a symbolic link to nothing",
+    });
+    assert.deepEqual(look(join(dir, "absent")), { kind: "missing" });
+  });
 });
 
 Deno.test("directoryProblem: an existing writable directory, or one that can be created", async () => {
