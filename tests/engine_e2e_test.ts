@@ -166,6 +166,60 @@ Deno.test("engine stays exactly-once when a group member leaves mid-run (rebalan
   }
 });
 
+Deno.test("--idle-exit does not take a pause of the process for idleness (SIGSTOP, records produced meanwhile)", async () => {
+  const brokers = await requireKafka();
+  const topic = `it-pause-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = await Deno.makeTempDir();
+  const idleSeconds = 10;
+  try {
+    await produce(brokers, topic, "engine-pause-1", 2_000, 0.01);
+    const first = groundTruth("engine-pause-1", 2_000, 0.01);
+    const main = new URL("../main.ts", import.meta.url).pathname;
+    const engine = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        main,
+        ...runArgs(brokers, topic, dir, [
+          "--idle-exit",
+          `${idleSeconds}s`,
+        ]),
+      ],
+      env: { NO_COLOR: "1", TMPDIR: dir },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    const output = engine.output();
+    const text = async () => new TextDecoder().decode((await output).stderr);
+    // Wait until the first records are committed: the engine is then fetching an empty topic.
+    const valid = first.filter((m) => m.kind === "valid").length;
+    const deadline = Date.now() + 90_000;
+    for (;;) {
+      const held = await readTables(dir).then((t) => t.events.length, () => 0);
+      if (held === valid) break;
+      assert.ok(Date.now() < deadline, `the first ${valid} events were not committed in 90 s`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    // Paused for longer than --idle-exit while more records arrive: on
+    // resume they must be read, not left behind by an exit on the clock.
+    engine.kill("SIGSTOP");
+    try {
+      await produce(brokers, topic, "engine-pause-2", 3_000, 0.01);
+      await new Promise((resolve) => setTimeout(resolve, (idleSeconds + 3) * 1_000));
+    } finally {
+      engine.kill("SIGCONT");
+    }
+    const out = await output;
+    assert.equal(out.code, 0, await text());
+    assertExactlyOnce(
+      await readTables(dir),
+      [...first, ...groundTruth("engine-pause-2", 3_000, 0.01)],
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 /** Stops and starts the Kafka broker that scripts/services.sh manages (the test's own broker). */
 async function restartKafka(): Promise<void> {
   const script = new URL("../scripts/services.sh", import.meta.url).pathname;

@@ -86,7 +86,8 @@ export const RUN_OPTIONS = [
     name: "idle-exit",
     type: "duration",
     min: 100,
-    description: "exit once no record arrived for this long (drain and stop)",
+    description:
+      "exit once the fetches found no record for this long, back to back (drain and stop; a pause of the process does not count)",
   },
   {
     name: "fetch-bytes",

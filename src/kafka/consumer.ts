@@ -74,9 +74,23 @@ export class KafkaFeed {
   #joined = false;
   /**
    * When records last came in, the group was last joined or the writers
-   * last held a fetch: `idleExitMs` counts from there.
+   * last held a fetch: `idleExitMs` counts from there while no partition
+   * is assigned.
    */
   #lastRecordMs: number;
+  /**
+   * With partitions assigned, idleness is what the fetches saw: the end of
+   * the first of an unbroken run of empty fetches up to the last one
+   * (#lastFetchEndMs), undefined when the last fetch had records or failed.
+   * A run breaks where the process was not fetching: a fetch that took much
+   * longer than the broker may hold it, or a gap between two fetches (the
+   * process stopped, starved or blocked). Records produced meanwhile were
+   * never asked for, so the time cannot count as idle; a clock alone would
+   * end a drain that had just been paused (`kill -STOP`, a full stderr
+   * pipe) with records waiting.
+   */
+  #quietSinceMs: number | undefined;
+  #lastFetchEndMs: number | undefined;
 
   constructor(options: KafkaFeedOptions) {
     this.#o = options;
@@ -144,6 +158,8 @@ export class KafkaFeed {
       this.#fetcher.assign(new Map());
       // Idle time counts from the moment partitions are ours.
       this.#lastRecordMs = this.#clock.now();
+      this.#quietSinceMs = undefined;
+      this.#lastFetchEndMs = undefined;
       try {
         const start = await target.startOffsets(partitions);
         await this.#checkRetained(start);
@@ -221,9 +237,7 @@ export class KafkaFeed {
         const idle = this.#o.idleExitMs;
         // Waiting on the writers with records in hand is not idleness.
         if (this.#offering) this.#lastRecordMs = this.#clock.now();
-        if (idle !== undefined && this.#joined && this.#clock.now() - this.#lastRecordMs > idle) {
-          stop();
-        }
+        if (idle !== undefined && this.#joined && this.#quietMs() > idle) stop();
         if (this.#o.recordsMax !== undefined && this.#offered >= this.#o.recordsMax) stop();
       }, 50);
       this.#stopTimer = () => clearInterval(timer);
@@ -269,6 +283,7 @@ export class KafkaFeed {
       }
       const generation = this.#fetcher.generation;
       let fetched: FetchedPartition[];
+      const sentMs = this.#clock.now();
       try {
         fetched = await this.#fetcher.fetch();
         if (failures > 0) {
@@ -276,6 +291,8 @@ export class KafkaFeed {
         }
         failures = 0;
       } catch (error) {
+        // A broker that does not answer is not a drained topic.
+        this.#quietSinceMs = undefined;
         if (this.#stopping) break;
         if (error instanceof FetchError && error.code === OFFSET_OUT_OF_RANGE) {
           await this.#outOfRange(error.partition);
@@ -296,6 +313,8 @@ export class KafkaFeed {
         await Promise.race([this.#stopped, new Promise((r) => setTimeout(r, waitMs))]);
         continue;
       }
+      const endedMs = this.#clock.now();
+      let empty = true;
       for (const { partition, records } of fetched) {
         if (generation !== this.#fetcher.generation || this.#stopping) break;
         const expected = this.#expected.get(partition) ?? 0n;
@@ -303,12 +322,31 @@ export class KafkaFeed {
           ? records.filter((r) => r.offset >= expected)
           : records;
         if (fresh.length === 0) continue;
+        empty = false;
         this.#expected.set(partition, fresh[fresh.length - 1].offset + 1n);
         if (!await this.#offer(target, fresh)) return;
         this.#offered += fresh.length;
         this.#lastRecordMs = this.#clock.now();
       }
+      if (generation !== this.#fetcher.generation) continue; // a rejoin starts over
+      if (!empty) {
+        this.#quietSinceMs = undefined;
+        this.#lastFetchEndMs = this.#clock.now();
+        continue;
+      }
+      const unbroken = this.#quietSinceMs !== undefined && this.#lastFetchEndMs !== undefined &&
+        sentMs - this.#lastFetchEndMs <= FETCH_GAP_MAX_MS &&
+        endedMs - sentMs <= MAX_WAIT_MS + FETCH_GAP_MAX_MS;
+      if (!unbroken) this.#quietSinceMs = endedMs;
+      this.#lastFetchEndMs = endedMs;
     }
+  }
+
+  /** How long the feed has been idle, as `idleExitMs` measures it (see #quietSinceMs). */
+  #quietMs(): number {
+    if (this.#fetcher.assigned.length === 0) return this.#clock.now() - this.#lastRecordMs;
+    if (this.#quietSinceMs === undefined || this.#lastFetchEndMs === undefined) return 0;
+    return this.#lastFetchEndMs - this.#quietSinceMs;
   }
 
   /**
@@ -409,6 +447,12 @@ const GROUP_COMMIT_INTERVAL_MS = 1_000;
 
 /** How long the broker may hold a fetch that has nothing to return. */
 const MAX_WAIT_MS = 250;
+/**
+ * Longest pause between two fetches, or beyond the broker's wait within
+ * one, that still counts as fetching without a break (the event loop's
+ * ordinary delays under load stay well below it).
+ */
+const FETCH_GAP_MAX_MS = 2_000;
 /** How often the read loop looks for partitions while it has none. */
 const IDLE_POLL_MS = 50;
 /** Backoff of failed fetches (a broker restarting): from, up to. */
