@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks (not tests): starts the services they need, runs one benchmark
 # by name (default: all), prints its numbers. Record results in BENCHMARKS.md.
-#   deno task bench [generate|iceberg|drain|stages|freshness|merge|query|write|fetch|all] [-- benchmark options]
+#   deno task bench [generate|iceberg|drain|stages|instructions|freshness|merge|query|write|fetch|all] [-- benchmark options]
 # Options differ per benchmark, so `all` runs each with its defaults.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +10,7 @@ which=${1:-all}
 # `deno task bench NAME -- OPTIONS` passes the separator through.
 if [ "${1:-}" = "--" ]; then shift; fi
 if [ "$which" = all ] && [ "$#" -gt 0 ]; then
-  echo "benchmark options need a benchmark name (generate, iceberg, drain, stages, freshness, merge, query, write or fetch), not 'all'" >&2
+  echo "benchmark options need a benchmark name (generate, iceberg, drain, stages, instructions, freshness, merge, query, write or fetch), not 'all'" >&2
   exit 2
 fi
 bash scripts/services.sh up
@@ -19,6 +19,7 @@ case "$which" in
   iceberg) deno run --allow-all bench/iceberg_commit.ts "$@" ;;
   drain) deno run --allow-all bench/engine_drain.ts "$@" ;;
   stages) deno run --allow-all bench/stages.ts "$@" ;;
+  instructions) deno run --allow-all bench/instructions.ts "$@" ;;
   freshness) deno run --allow-all bench/freshness.ts "$@" ;;
   merge) deno run --allow-all bench/merge_cost.ts "$@" ;;
   write) deno run --allow-all bench/write_files.ts "$@" ;;
@@ -33,7 +34,7 @@ case "$which" in
     deno run --allow-all bench/engine_drain.ts
     ;;
   *)
-    echo "unknown benchmark '$which' (have: generate, iceberg, drain, stages, freshness, merge, query, write, fetch, all)" >&2
+    echo "unknown benchmark '$which' (have: generate, iceberg, drain, stages, instructions, freshness, merge, query, write, fetch, all)" >&2
     exit 2
     ;;
 esac
