@@ -13,3 +13,29 @@ export async function deleteTopic(brokers: string, topic: string): Promise<void>
     await admin.disconnect();
   }
 }
+
+/**
+ * Produces `count` seeded events (0.1% bad records, as fast as the broker
+ * takes them) into `topic` with `lakehouse generate`.
+ */
+export async function preloadTopic(
+  brokers: string,
+  topic: string,
+  count: number,
+  seed: string,
+): Promise<void> {
+  console.log(`preloading ${count} events into ${topic}...`);
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../main.ts", import.meta.url).pathname,
+      "generate",
+      ...["--seed", seed, "--count", String(count), "--bad-rate", "0.001", "--rate", "0"],
+      ...["--brokers", brokers, "--topic", topic],
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+}

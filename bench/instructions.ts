@@ -34,7 +34,7 @@
  */
 import { parseArgs } from "node:util";
 import { type Count, parseCallgrind, sumThreads, THREAD_GROUPS } from "./_callgrind.ts";
-import { deleteTopic } from "./_topics.ts";
+import { deleteTopic, preloadTopic } from "./_topics.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -80,20 +80,7 @@ if (!values.topic) {
   for (
     const [topic, n] of [[values.topic, count], [values["startup-topic"], startupCount]] as const
   ) {
-    console.log(`preloading ${n} events into ${topic}...`);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        new URL("../main.ts", import.meta.url).pathname,
-        "generate",
-        ...["--seed", "instructions", "--count", String(n), "--bad-rate", "0.001", "--rate", "0"],
-        ...["--brokers", values.brokers!, "--topic", topic],
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    await preloadTopic(values.brokers!, topic, n, "instructions");
     preloaded.push(topic);
   }
 }

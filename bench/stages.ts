@@ -25,7 +25,7 @@
  * `--build ". --fetch-bytes 1048576"`.
  */
 import { parseArgs } from "node:util";
-import { deleteTopic } from "./_topics.ts";
+import { deleteTopic, preloadTopic } from "./_topics.ts";
 import { ThreadSampler } from "./_threads.ts";
 
 const { values } = parseArgs({
@@ -63,20 +63,7 @@ if (!values.topic) {
   for (
     const [topic, n] of [[values.topic, count], [values["startup-topic"], startupCount]] as const
   ) {
-    console.log(`preloading ${n} events into ${topic}...`);
-    const out = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        new URL("../main.ts", import.meta.url).pathname,
-        "generate",
-        ...["--seed", "stages", "--count", String(n), "--bad-rate", "0.001", "--rate", "0"],
-        ...["--brokers", values.brokers!, "--topic", topic],
-      ],
-      stdout: "null",
-      stderr: "piped",
-    }).output();
-    if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+    await preloadTopic(values.brokers!, topic, n, "stages");
     preloaded.push(topic);
   }
 }
