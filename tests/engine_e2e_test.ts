@@ -11,6 +11,31 @@ import { Kafka, logLevel } from "kafkajs";
 import { assertExactlyOnce, groundTruth, produce, readTables, runArgs } from "./_engine.ts";
 import { requireKafka, runCli } from "./_services.ts";
 
+/**
+ * `lakehouse run` as a child process (its log piped, or dropped with
+ * `stderr: "null"`). The engine's scratch directory goes under TMPDIR, the
+ * test's directory: a killed engine leaves it there.
+ */
+function spawnEngine(
+  brokers: string,
+  topic: string,
+  dir: string,
+  extra: string[],
+  stderr: "piped" | "null" = "piped",
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      new URL("../main.ts", import.meta.url).pathname,
+      ...runArgs(brokers, topic, dir, extra),
+    ],
+    env: { NO_COLOR: "1", TMPDIR: dir },
+    stdout: "null",
+    stderr,
+  }).spawn();
+}
+
 Deno.test("engine commits every valid event once and every bad record to rejects (pyiceberg reads)", async () => {
   const brokers = await requireKafka();
   const topic = `it-engine-${crypto.randomUUID().slice(0, 8)}`;
@@ -69,30 +94,18 @@ Deno.test("engine is exactly-once across kill -9 at random moments", async () =>
   const rounds = 20;
   try {
     await produce(brokers, topic, "engine-crash", count, 0.01);
-    const main = new URL("../main.ts", import.meta.url).pathname;
     let seed = 12345;
     const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
     for (let round = 0; round < rounds; round++) {
-      const child = new Deno.Command(Deno.execPath(), {
-        // A fresh group per round: the killed member's session would otherwise
-        // hold its partitions until it times out. Start positions come from
-        // the tables, so the group does not matter for correctness.
-        args: [
-          "run",
-          "--allow-all",
-          main,
-          ...runArgs(brokers, topic, dir, [
-            "--max-records-per-trigger",
-            "300",
-            "--group-id",
-            `g-${topic}-${round}`,
-          ]),
-        ],
-        // The engine's scratch directory goes under TMPDIR; a killed engine leaves it.
-        env: { NO_COLOR: "1", TMPDIR: dir },
-        stdout: "null",
-        stderr: "null",
-      }).spawn();
+      // A fresh group per round: the killed member's session would otherwise
+      // hold its partitions until it times out. Start positions come from
+      // the tables, so the group does not matter for correctness.
+      const child = spawnEngine(brokers, topic, dir, [
+        "--max-records-per-trigger",
+        "300",
+        "--group-id",
+        `g-${topic}-${round}`,
+      ], "null");
       // Startup takes about a second; kill anywhere from before the first
       // commit to deep into the run.
       await new Promise((resolve) => setTimeout(resolve, 500 + random() * 2500));
@@ -125,20 +138,8 @@ Deno.test("engine stays exactly-once when a group member leaves mid-run (rebalan
   const count = 40_000;
   try {
     await produce(brokers, topic, "engine-rebalance", count, 0.01);
-    const main = new URL("../main.ts", import.meta.url).pathname;
     const spawn = (extra: string[]) =>
-      new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--allow-all",
-          main,
-          ...runArgs(brokers, topic, dir, ["--max-records-per-trigger", "1000", ...extra]),
-        ],
-        // The engine's scratch directory goes under TMPDIR; a killed engine leaves it.
-        env: { NO_COLOR: "1", TMPDIR: dir },
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
+      spawnEngine(brokers, topic, dir, ["--max-records-per-trigger", "1000", ...extra]);
     // Both members share one group, one catalog and one warehouse.
     const a = spawn([]);
     // B outlives A's graceful stop by a wide margin before it may call the stream drained.
@@ -174,21 +175,7 @@ Deno.test("--idle-exit does not take a pause of the process for idleness (SIGSTO
   try {
     await produce(brokers, topic, "engine-pause-1", 2_000, 0.01);
     const first = groundTruth("engine-pause-1", 2_000, 0.01);
-    const main = new URL("../main.ts", import.meta.url).pathname;
-    const engine = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        main,
-        ...runArgs(brokers, topic, dir, [
-          "--idle-exit",
-          `${idleSeconds}s`,
-        ]),
-      ],
-      env: { NO_COLOR: "1", TMPDIR: dir },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    const engine = spawnEngine(brokers, topic, dir, ["--idle-exit", `${idleSeconds}s`]);
     const output = engine.output();
     const text = async () => new TextDecoder().decode((await output).stderr);
     // Wait until the first records are committed: the engine is then fetching an empty topic.
@@ -252,20 +239,10 @@ async function brokerRestartTest() {
   const count = 20_000;
   try {
     await produce(brokers, topic, "engine-restart-1", count, 0.01);
-    const engine = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        new URL("../main.ts", import.meta.url).pathname,
-        // Idle time only counts while the group is joined, so the outage
-        // itself cannot end the run; it must outlast the wait for the broker
-        // to go down, though.
-        ...runArgs(brokers, topic, dir, ["--idle-exit", "30s"]),
-      ],
-      env: { NO_COLOR: "1", TMPDIR: dir },
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    // Idle time counts only while the group is joined and fetches succeed,
+    // so the outage itself cannot end the run; it must outlast the wait for
+    // the broker to go down, though.
+    const engine = spawnEngine(brokers, topic, dir, ["--idle-exit", "30s"]);
     let exited = false;
     engine.status.then(() => (exited = true));
     await new Promise((resolve) => setTimeout(resolve, 6_000));
