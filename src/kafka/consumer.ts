@@ -73,11 +73,10 @@ export class KafkaFeed {
   #offered = 0;
   #joined = false;
   /**
-   * When records last came in, the group was last joined or the writers
-   * last held a fetch: `idleExitMs` counts from there while no partition
-   * is assigned.
+   * When the group was last joined (or the feed made): while no partition
+   * is there to fetch, `idleExitMs` counts from there.
    */
-  #lastRecordMs: number;
+  #joinedMs: number;
   /**
    * With partitions assigned, idleness is what the fetches saw: the end of
    * the first of an unbroken run of empty fetches up to the last one
@@ -95,7 +94,7 @@ export class KafkaFeed {
   constructor(options: KafkaFeedOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
-    this.#lastRecordMs = this.#clock.now();
+    this.#joinedMs = this.#clock.now();
     this.#fetcher = new Fetcher({
       brokers: options.connection.brokers,
       clientId: options.connection.clientId,
@@ -157,7 +156,7 @@ export class KafkaFeed {
       consumer.pause([{ topic }]);
       this.#fetcher.assign(new Map());
       // Idle time counts from the moment partitions are ours.
-      this.#lastRecordMs = this.#clock.now();
+      this.#joinedMs = this.#clock.now();
       this.#quietSinceMs = undefined;
       this.#lastFetchEndMs = undefined;
       try {
@@ -235,8 +234,6 @@ export class KafkaFeed {
           ticking = false;
         }
         const idle = this.#o.idleExitMs;
-        // Waiting on the writers with records in hand is not idleness.
-        if (this.#offering) this.#lastRecordMs = this.#clock.now();
         if (idle !== undefined && this.#joined && this.#quietMs() > idle) stop();
         if (this.#o.recordsMax !== undefined && this.#offered >= this.#o.recordsMax) stop();
       }, 50);
@@ -322,15 +319,15 @@ export class KafkaFeed {
           ? records.filter((r) => r.offset >= expected)
           : records;
         if (fresh.length === 0) continue;
+        // Records in hand (even while the writers hold them) end any idleness.
         empty = false;
+        this.#quietSinceMs = undefined;
         this.#expected.set(partition, fresh[fresh.length - 1].offset + 1n);
         if (!await this.#offer(target, fresh)) return;
         this.#offered += fresh.length;
-        this.#lastRecordMs = this.#clock.now();
       }
       if (generation !== this.#fetcher.generation) continue; // a rejoin starts over
       if (!empty) {
-        this.#quietSinceMs = undefined;
         this.#lastFetchEndMs = this.#clock.now();
         continue;
       }
@@ -344,7 +341,7 @@ export class KafkaFeed {
 
   /** How long the feed has been idle, as `idleExitMs` measures it (see #quietSinceMs). */
   #quietMs(): number {
-    if (this.#fetcher.assigned.length === 0) return this.#clock.now() - this.#lastRecordMs;
+    if (this.#fetcher.assigned.length === 0) return this.#clock.now() - this.#joinedMs;
     if (this.#quietSinceMs === undefined || this.#lastFetchEndMs === undefined) return 0;
     return this.#lastFetchEndMs - this.#quietSinceMs;
   }
@@ -356,7 +353,6 @@ export class KafkaFeed {
    */
   async #offer(target: FeedTarget, records: readonly RawRecord[]): Promise<boolean> {
     const offered = target.offer(records);
-    this.#offering = true;
     try {
       const stopped = this.#stopped.then(() => false);
       if (await Promise.race([offered.then(() => true), stopped])) return true;
@@ -368,8 +364,6 @@ export class KafkaFeed {
       this.#o.logger.debug(`stopping the fetches: ${errorMessage(error)}`);
       this.#stop?.();
       return false;
-    } finally {
-      this.#offering = false;
     }
   }
 
@@ -434,8 +428,6 @@ export class KafkaFeed {
   #stopping = false;
   /** Resolves when the feed stops. */
   #stopped: Promise<void> = new Promise(() => {});
-  /** The read loop waits on the target with records in hand. */
-  #offering = false;
   #stopTimer: (() => void) | undefined;
   #stop: (() => void) | undefined;
   /** A crash kafkajs does not restart from: the run ends with it after committing what it has. */
