@@ -6,7 +6,7 @@
  * records and the rejected records (payload as received, reason, kind,
  * lineage) as NDJSON for the dead-letter table, with the list of rejections.
  */
-import { fastAccepts } from "./fast_accept.ts";
+import { acceptedHasLineBreak, fastAccepts } from "./fast_accept.ts";
 import { encodeRejects, type RejectedRecord, StagedWriter } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { type RejectKind, validateRecord } from "./validate.ts";
@@ -195,7 +195,9 @@ export function decodeBatch(
       keyStart = keyEnd;
       // The plain common record is decided in one pass over its bytes; the
       // rest (and every reject, with its reason) by validateRecord.
-      if (!fastAccepts(value, key, p.timestamps[i])) {
+      let lineBreaks: boolean | undefined;
+      if (fastAccepts(value, key, p.timestamps[i])) lineBreaks = acceptedHasLineBreak();
+      else {
         const result = validateRecord(value, key, p.timestamps[i]);
         if (!result.ok) {
           rejections.push({ index: i, kind: result.kind, reason: result.reason });
@@ -203,7 +205,7 @@ export function decodeBatch(
         }
       }
       const topic = p.topics[p.topicIndex[i]];
-      if (out.line(topic, p.partitions[i], p.offsets[i], p.timestamps[i], value!)) {
+      if (out.line(topic, p.partitions[i], p.offsets[i], p.timestamps[i], value!, lineBreaks)) {
         blanked.push({ line: accepted, value: value!.slice() });
       }
       accepted++;

@@ -93,6 +93,21 @@ let fraction = 0;
 let fractionDigits = 0;
 /** items(): the sum of quantity * unit_price in cents. */
 let itemsCents = 0;
+/**
+ * Whether the payload last decided holds a CR or LF byte. A plain payload
+ * can hold them only as whitespace between tokens (its strings have no
+ * control characters), and space() sees every such byte.
+ */
+let lineBreak = false;
+
+/**
+ * After fastAccepts said yes: whether that payload holds a CR or LF byte
+ * (staging must then blank it to keep the payload on one line). Spares
+ * the stager a second scan of every payload for them.
+ */
+export function acceptedHasLineBreak(): boolean {
+  return lineBreak;
+}
 
 /**
  * True only when validateRecord(value, key, timestampMs) would accept the
@@ -108,6 +123,7 @@ export function fastAccepts(
 }
 
 function event(b: Uint8Array, key: Uint8Array): boolean {
+  lineBreak = false;
   let at = space(b, 0);
   if (b[at] !== 0x7b) return false; // {
   at++;
@@ -271,7 +287,8 @@ function space(b: Uint8Array, at: number): number {
   // Reads stay in bounds: an out-of-bounds read costs V8 a slower load.
   for (const n = b.length; at < n; at++) {
     const c = b[at];
-    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return at;
+    if (c === 0x0a || c === 0x0d) lineBreak = true;
+    else if (c !== 0x20 && c !== 0x09) return at;
   }
   return at;
 }

@@ -12,7 +12,7 @@ import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
 import { mutatedCorpus } from "./_fuzz.ts";
 import { decodeBatch, packBatch } from "./decode.ts";
-import { fastAccepts } from "./fast_accept.ts";
+import { acceptedHasLineBreak, fastAccepts } from "./fast_accept.ts";
 import { StagedWriter } from "./staged.ts";
 import type { RawRecord } from "./types.ts";
 import { validateRecord } from "./validate.ts";
@@ -125,6 +125,12 @@ const EDGES: [string, RawRecord, boolean][] = [
   ["empty category", record(plain((j) => j.replace('"toys"', '""'))), true],
   ["trailing garbage", record(plain() + "x"), false],
   ["trailing whitespace", record(plain() + " \n"), true],
+  [
+    "a lone CR between tokens",
+    record(plain((j) => j.replace(',"currency"', ',\r"currency"'))),
+    true,
+  ],
+  ["a lone LF before the first token", record("\n" + plain()), true],
   ["two objects", record(plain() + plain()), false],
   ["truncated", record(plain().slice(0, 200)), false],
   ["BOM", record("\uFEFF" + plain()), false],
@@ -154,6 +160,15 @@ const EDGES: [string, RawRecord, boolean][] = [
 
 function agrees(r: RawRecord): { fast: boolean; reference: boolean } {
   const fast = fastAccepts(r.value, r.key, r.timestampMs);
+  if (fast) {
+    // Staging trusts this instead of scanning the payload again for CR/LF.
+    const held = r.value!.includes(0x0a) || r.value!.includes(0x0d);
+    assert.equal(
+      acceptedHasLineBreak(),
+      held,
+      `line break reported wrongly for offset ${r.offset}`,
+    );
+  }
   const reference = validateRecord(r.value, r.key, r.timestampMs).ok;
   return { fast, reference };
 }

@@ -54,6 +54,8 @@ export class StagedWriter {
   /**
    * Appends one record's line. Returns true when the payload's CR/LF
    * whitespace was blanked, so the line no longer holds its exact bytes.
+   * `lineBreaks`: whether the payload holds CR or LF, when the caller
+   * already knows (fastAccepts scanned it); looked up here otherwise.
    */
   line(
     topic: string,
@@ -61,6 +63,7 @@ export class StagedWriter {
     offset: bigint,
     timestampMs: number,
     value: Uint8Array,
+    lineBreaks?: boolean,
   ): boolean {
     let byPartition = this.#prefixes.get(topic);
     if (byPartition === undefined) this.#prefixes.set(topic, byPartition = []);
@@ -83,7 +86,7 @@ export class StagedWriter {
     // Valid JSON holds CR and LF only as whitespace between tokens (inside
     // strings they must be escaped), so blanking them keeps the payload's
     // meaning and keeps it on one line.
-    const blanked = value.indexOf(LF) !== -1 || value.indexOf(CR) !== -1;
+    const blanked = lineBreaks ?? (value.indexOf(LF) !== -1 || value.indexOf(CR) !== -1);
     if (blanked) out.blank(at, value.length);
     out.bytes(LINE_END);
     return blanked;
