@@ -4,9 +4,11 @@
  * events table (the dead-letter table gathers rejects across batches and
  * commits them every 10 s or so), so the limits trade commit overhead
  * against freshness and memory. Time is passed in by the caller, which
- * keeps the batcher pure and testable.
+ * keeps the batcher pure and testable. Records are packed as they are added
+ * (packed.ts): the batch keeps no record objects.
  */
 import { assert } from "../core/assert.ts";
+import { BatchPacker, packedRecord, type SpareBuffers } from "./packed.ts";
 import type { Batch, CloseReason, PartitionRange, RawRecord } from "./types.ts";
 
 export interface BatchLimits {
@@ -28,7 +30,8 @@ interface OpenRange {
 
 export class MicroBatcher {
   readonly limits: Readonly<BatchLimits>;
-  #records: RawRecord[] = [];
+  readonly #spares: SpareBuffers | undefined;
+  #packer: BatchPacker;
   #bytes = 0;
   #openedAtMs = 0;
   /** Ranges of the open batch, by partition. */
@@ -39,7 +42,8 @@ export class MicroBatcher {
    */
   readonly #lastOffsets = new Map<number, bigint>();
 
-  constructor(limits: BatchLimits) {
+  /** `spares`: payload buffers earlier batches are done with, to pack new ones into. */
+  constructor(limits: BatchLimits, spares?: SpareBuffers) {
     for (const name of LIMIT_NAMES) {
       const value = limits[name];
       if (!Number.isSafeInteger(value) || value < 1) {
@@ -51,6 +55,8 @@ export class MicroBatcher {
       batchBytesMax: limits.batchBytesMax,
       triggerIntervalMs: limits.triggerIntervalMs,
     });
+    this.#spares = spares;
+    this.#packer = new BatchPacker(spares);
   }
 
   /** The offset after the last one added for a partition, or undefined if none was (or it was revoked). */
@@ -60,7 +66,7 @@ export class MicroBatcher {
   }
 
   get pendingRecords(): number {
-    return this.#records.length;
+    return this.#packer.count;
   }
 
   get pendingBytes(): number {
@@ -88,15 +94,15 @@ export class MicroBatcher {
     );
     const size = recordBytes(record);
     const closed: Batch[] = [];
-    if (this.#records.length > 0) {
+    if (this.#packer.count > 0) {
       if (!holdDue && nowMs - this.#openedAtMs >= this.limits.triggerIntervalMs) {
         closed.push(this.#close(nowMs, "time"));
       } else if (this.#bytes + size > this.limits.batchBytesMax) {
         closed.push(this.#close(nowMs, "bytes"));
       }
     }
-    if (this.#records.length === 0) this.#openedAtMs = nowMs;
-    this.#records.push(record);
+    if (this.#packer.count === 0) this.#openedAtMs = nowMs;
+    this.#packer.add(record);
     this.#bytes += size;
     this.#lastOffsets.set(record.partition, record.offset);
     const range = this.#ranges.get(record.partition);
@@ -108,7 +114,7 @@ export class MicroBatcher {
     } else {
       range.lastOffset = record.offset;
     }
-    if (this.#records.length >= this.limits.batchRecordsMax) {
+    if (this.#packer.count >= this.limits.batchRecordsMax) {
       closed.push(this.#close(nowMs, "records"));
     } else if (this.#bytes >= this.limits.batchBytesMax) {
       closed.push(this.#close(nowMs, "bytes"));
@@ -118,14 +124,14 @@ export class MicroBatcher {
 
   /** Closes the open batch if it holds records and its trigger interval has passed. */
   poll(nowMs: number): Batch | undefined {
-    if (this.#records.length === 0) return undefined;
+    if (this.#packer.count === 0) return undefined;
     if (nowMs - this.#openedAtMs < this.limits.triggerIntervalMs) return undefined;
     return this.#close(nowMs, "time");
   }
 
   /** Closes the open batch now whatever its size (shutdown, rebalance); undefined if empty. */
   flush(nowMs: number): Batch | undefined {
-    if (this.#records.length === 0) return undefined;
+    if (this.#packer.count === 0) return undefined;
     return this.#close(nowMs, "flush");
   }
 
@@ -143,19 +149,22 @@ export class MicroBatcher {
       this.#lastOffsets.delete(p);
       this.#ranges.delete(p);
     }
-    const kept: RawRecord[] = [];
+    // Rare (a rebalance): the open batch is packed again without them.
+    const old = this.#packer.finish();
+    const kept = new BatchPacker(this.#spares);
     let bytes = 0;
-    for (const r of this.#records) {
-      if (revoked.has(r.partition)) continue;
-      kept.push(r);
+    for (let i = 0; i < old.ends.length; i++) {
+      if (revoked.has(old.partitions[i])) continue;
+      const r = packedRecord(old, i);
+      kept.add(r);
       bytes += recordBytes(r);
     }
-    this.#records = kept;
+    this.#packer = kept;
     this.#bytes = bytes;
   }
 
   #close(nowMs: number, reason: CloseReason): Batch {
-    assert(this.#records.length > 0, "closing an empty batch");
+    assert(this.#packer.count > 0, "closing an empty batch");
     const ranges: PartitionRange[] = [];
     for (const [partition, r] of this.#ranges) {
       ranges.push(
@@ -164,15 +173,16 @@ export class MicroBatcher {
     }
     ranges.sort((a, b) => a.partition - b.partition);
     const batch: Batch = Object.freeze({
-      records: this.#records,
+      packed: this.#packer.finish(),
+      count: this.#packer.count,
       bytes: this.#bytes,
       ranges: Object.freeze(ranges),
       openedAtMs: this.#openedAtMs,
       closedAtMs: nowMs,
       reason,
     });
-    // A fresh array rather than truncating: the closed batch keeps its own.
-    this.#records = [];
+    // The closed batch keeps the packer's buffers: a new packer.
+    this.#packer = new BatchPacker(this.#spares);
     this.#bytes = 0;
     this.#ranges = new Map();
     return batch;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { AssertionError } from "../core/assert.ts";
 import { Random } from "../core/random.ts";
 import { type BatchLimits, MicroBatcher } from "./batcher.ts";
+import { unpackRecords } from "./packed.ts";
 import type { Batch, RawRecord } from "./types.ts";
 
 const LIMITS: BatchLimits = {
@@ -33,8 +34,13 @@ function addAll(batcher: MicroBatcher, records: readonly RawRecord[], nowMs = 0)
   return out;
 }
 
+/** A closed batch's records, unpacked. */
+function recs(batch: Batch): RawRecord[] {
+  return unpackRecords(batch.packed);
+}
+
 function offsets(batch: Batch): string[] {
-  return batch.records.map((r) => `${r.partition}:${r.offset}`);
+  return recs(batch).map((r) => `${r.partition}:${r.offset}`);
 }
 
 Deno.test("MicroBatcher closes at exactly batchRecordsMax", () => {
@@ -44,7 +50,7 @@ Deno.test("MicroBatcher closes at exactly batchRecordsMax", () => {
   const [batch, ...rest] = batcher.add(record(0, 2), 5);
   assert.equal(rest.length, 0);
   assert.equal(batch.reason, "records");
-  assert.equal(batch.records.length, 3);
+  assert.equal(recs(batch).length, 3);
   assert.equal(batch.bytes, 30);
   assert.equal(batch.openedAtMs, 0);
   assert.equal(batch.closedAtMs, 5);
@@ -59,10 +65,10 @@ Deno.test("MicroBatcher splits an exact multiple into full batches and no empty 
   const batches = addAll(batcher, records);
   assert.equal(batches.length, 3);
   for (const b of batches) {
-    assert.equal(b.records.length, 1000);
+    assert.equal(recs(b).length, 1000);
     assert.equal(b.reason, "records");
   }
-  assert.deepEqual(batches.flatMap((b) => b.records), records);
+  assert.deepEqual(batches.flatMap((b) => recs(b)), records);
   assert.equal(batcher.pendingRecords, 0);
   assert.equal(batcher.flush(0), undefined);
   assert.equal(batcher.poll(1e9), undefined);
@@ -124,7 +130,7 @@ Deno.test("MicroBatcher.poll closes a non-empty batch once triggerIntervalMs has
   assert.equal(batch.reason, "time");
   assert.equal(batch.openedAtMs, 1000);
   assert.equal(batch.closedAtMs, 1500);
-  assert.equal(batch.records.length, 2);
+  assert.equal(recs(batch).length, 2);
   assert.equal(batcher.poll(5000), undefined);
   // The next batch's interval starts at its first record.
   batcher.add(record(0, 2), 4000);
@@ -201,7 +207,7 @@ Deno.test("MicroBatcher ranges of consecutive batches are contiguous per partiti
     }
   }
   assert.deepEqual([...next], [[0, 1014n], [1, 1013n], [2, 1013n]]);
-  assert.equal(batches.reduce((n, b) => n + b.records.length, 0), 40);
+  assert.equal(batches.reduce((n, b) => n + recs(b).length, 0), 40);
 });
 
 Deno.test("MicroBatcher rejects an offset that does not increase within its partition", () => {
@@ -277,7 +283,7 @@ Deno.test("MicroBatcher batches are frozen and independent of later adds", () =>
   const batcher = new MicroBatcher({ ...LIMITS, batchRecordsMax: 2 });
   const [batch] = addAll(batcher, [record(0, 0), record(0, 1)]);
   addAll(batcher, [record(0, 2)]);
-  assert.equal(batch.records.length, 2);
+  assert.equal(recs(batch).length, 2);
   assert.ok(Object.isFrozen(batch));
   assert.ok(Object.isFrozen(batch.ranges));
 });
@@ -319,6 +325,15 @@ Deno.test("MicroBatcher matches a simple model over a seeded random run", () => 
     // must partition exactly that sequence.
     const expected: RawRecord[] = [];
     const closed: Batch[] = [];
+    const closedIds = new Set<string>();
+    const id = (r: RawRecord) => `${r.partition}:${r.offset}`;
+    const close = (batches: readonly (Batch | undefined)[]) => {
+      for (const b of batches) {
+        if (b === undefined) continue;
+        closed.push(b);
+        for (const r of recs(b)) closedIds.add(id(r));
+      }
+    };
     const next = [0, 0, 0, 0];
     let now = 0;
     for (let step = 0; step < 5000; step++) {
@@ -329,41 +344,37 @@ Deno.test("MicroBatcher matches a simple model over a seeded random run", () => 
         next[p] += 1 + random.int(3);
         const r = record(p, next[p], random.int(100), random.int(1e6));
         expected.push(r);
-        closed.push(...batcher.add(r, now));
+        close(batcher.add(r, now));
       } else if (action < 93) {
-        const b = batcher.poll(now);
-        if (b) closed.push(b);
+        close([batcher.poll(now)]);
       } else if (action < 97) {
-        const b = batcher.flush(now);
-        if (b) closed.push(b);
+        close([batcher.flush(now)]);
       } else {
         const p = random.int(4);
-        const inClosed = new Set(closed.flatMap((b) => b.records));
         for (let i = expected.length - 1; i >= 0; i--) {
-          if (expected[i].partition === p && !inClosed.has(expected[i])) expected.splice(i, 1);
+          if (expected[i].partition === p && !closedIds.has(id(expected[i]))) expected.splice(i, 1);
         }
         batcher.revoke([p]);
       }
     }
-    const last = batcher.flush(now);
-    if (last) closed.push(last);
-    assert.deepEqual(closed.flatMap((b) => b.records), expected);
+    close([batcher.flush(now)]);
+    assert.deepEqual(closed.flatMap((b) => recs(b)), expected);
     for (const b of closed) {
-      assert.ok(b.records.length >= 1 && b.records.length <= limits.batchRecordsMax);
-      const bytes = b.records.reduce((n, r) => n + r.value!.length, 0);
+      assert.ok(recs(b).length >= 1 && recs(b).length <= limits.batchRecordsMax);
+      const bytes = recs(b).reduce((n, r) => n + r.value!.length, 0);
       assert.equal(b.bytes, bytes);
-      assert.ok(bytes <= limits.batchBytesMax || b.records.length === 1);
+      assert.ok(bytes <= limits.batchBytesMax || recs(b).length === 1);
       const openMs = b.closedAtMs - b.openedAtMs;
       if (b.reason === "time") assert.ok(openMs >= limits.triggerIntervalMs);
       if (b.reason === "records" || b.reason === "bytes") {
         assert.ok(openMs < limits.triggerIntervalMs, "an overdue batch closes for time first");
       }
-      if (b.reason === "records") assert.equal(b.records.length, limits.batchRecordsMax);
-      const partitions = [...new Set(b.records.map((r) => r.partition))].sort();
+      if (b.reason === "records") assert.equal(recs(b).length, limits.batchRecordsMax);
+      const partitions = [...new Set(recs(b).map((r) => r.partition))].sort();
       assert.deepEqual(
         b.ranges,
         partitions.map((p) => {
-          const own = b.records.filter((r) => r.partition === p);
+          const own = recs(b).filter((r) => r.partition === p);
           return {
             partition: p,
             firstOffset: own[0].offset,

@@ -4,7 +4,8 @@ import { systemClock } from "../core/clock.ts";
 import { EventSource } from "../generate/source.ts";
 import { encodeStaged } from "./_fixtures.ts";
 import { encodeRejects } from "./staged.ts";
-import { decodeBatch, packBatch } from "./decode.ts";
+import { decodeBatch } from "./decode.ts";
+import { packBatch } from "./packed.ts";
 import { InlineDecoder, WorkerDecoder } from "./decoder.ts";
 import type { RawRecord } from "./types.ts";
 import { validateRecord } from "./validate.ts";
@@ -118,8 +119,11 @@ Deno.test("the decode worker produces byte-identical output to inline decoding",
   try {
     const rs = records(3_000);
     // Two batches in flight at once: answers must match their requests.
-    const [a, b] = await Promise.all([worker.decode(rs, 42), worker.decode(rs.slice(0, 10), 43)]);
-    const want = await inline.decode(rs, 42);
+    const [a, b] = await Promise.all([
+      worker.decode(packBatch(rs), 42),
+      worker.decode(packBatch(rs.slice(0, 10)), 43),
+    ]);
+    const want = await inline.decode(packBatch(rs), 42);
     assert.deepEqual(a.rejections, want.rejections);
     assert.equal(a.accepted, want.accepted);
     assert.deepEqual(await Deno.readFile(a.stagedPath), await Deno.readFile(want.stagedPath));
@@ -144,8 +148,8 @@ Deno.test("the worker's payload buffer comes back and carries later batches unch
     // and each reject must be what inline decoding of that batch gives.
     for (const [from, to] of [[0, 3_000], [5, 200], [1_000, 1_001], [10, 2_500], [0, 3_000]]) {
       const rs = all.slice(from, to);
-      const got = await worker.decode(rs, 42);
-      const want = await inline.decode(rs, 42);
+      const got = await worker.decode(packBatch(rs, worker.takeSpare()), 42);
+      const want = await inline.decode(packBatch(rs), 42);
       assert.equal(got.accepted, want.accepted);
       assert.deepEqual(got.rejections, want.rejections);
       assert.deepEqual(await Deno.readFile(got.stagedPath), await Deno.readFile(want.stagedPath));
@@ -178,7 +182,7 @@ Deno.test("a closed decode worker fails requests instead of hanging", async () =
   const worker = new WorkerDecoder(dir);
   try {
     worker.close();
-    await assert.rejects(worker.decode(records(5), 0), /decode worker closed/);
+    await assert.rejects(worker.decode(packBatch(records(5)), 0), /decode worker closed/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -250,7 +254,7 @@ Deno.test("packBatch carries keys back to back with null flags, through the work
   const dir = await Deno.makeTempDir();
   const worker = new WorkerDecoder(dir);
   try {
-    const decoded = await worker.decode(rs, 0);
+    const decoded = await worker.decode(packBatch(rs), 0);
     assert.equal(decoded.rejections.length, 5);
   } finally {
     worker.close();

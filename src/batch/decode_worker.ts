@@ -8,7 +8,8 @@
  * the error, so that it can be sent again.
  */
 import { isTransientIoError } from "../core/io_errors.ts";
-import { decodeBatch, type PackedBatch, packedBuffers } from "./decode.ts";
+import { decodeBatch } from "./decode.ts";
+import { type PackedBatch, packedBuffers } from "./packed.ts";
 
 export interface DecodeRequest {
   readonly id: number;

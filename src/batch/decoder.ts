@@ -1,22 +1,16 @@
 /**
  * Where batches are decoded: in a worker thread (the engine's default, so
  * validation overlaps with fetching and writing) or inline (tests, tools).
- * Both run the same decodeBatch; a batch is packed into flat buffers either
- * way, so the two paths cannot drift apart. Staging that fails in a way that
+ * Both run the same decodeBatch over a packed batch (the batcher packs
+ * records as they arrive), so the two paths cannot drift apart. Staging that fails in a way that
  * may heal (a full or read-only scratch disk) is retried through `retry`.
  */
 import { join } from "node:path";
 import { errorMessage, LakehouseError } from "../core/errors.ts";
 import { isTransientIoError } from "../core/io_errors.ts";
-import {
-  decodeBatch,
-  type DecodedBatch,
-  packBatch,
-  type PackedBatch,
-  packedBuffers,
-} from "./decode.ts";
+import { decodeBatch, type DecodedBatch } from "./decode.ts";
 import type { DecodeRequest } from "./decode_worker.ts";
-import type { RawRecord } from "./types.ts";
+import { type PackedBatch, packedBuffers } from "./packed.ts";
 
 /** Runs a decode attempt until it succeeds (the engine's outage retry), or once. */
 export type DecodeRetry = <T>(attempt: () => Promise<T>) => Promise<T>;
@@ -28,7 +22,12 @@ export interface BatchDecoder {
    * Decodes a batch, staging its accepted records in a new file under the
    * decoder's directory, and its rejected ones in a second (see decodeBatch).
    */
-  decode(records: readonly RawRecord[], ingestedAtMs: number): Promise<DecodedBatch>;
+  decode(packed: PackedBatch, ingestedAtMs: number): Promise<DecodedBatch>;
+  /**
+   * A payload buffer a decoded batch no longer needs, for the next batch to
+   * be packed into (BatchPacker), if there is one.
+   */
+  takeSpare(): ArrayBuffer | undefined;
   close(): void;
 }
 
@@ -43,8 +42,7 @@ export class InlineDecoder implements BatchDecoder {
     this.#dir = dir;
     this.#retry = retry;
   }
-  decode(records: readonly RawRecord[], ingestedAtMs: number): Promise<DecodedBatch> {
-    const packed = packBatch(records);
+  decode(packed: PackedBatch, ingestedAtMs: number): Promise<DecodedBatch> {
     return this.#retry(() => {
       const path = stagedPath(this.#dir);
       try {
@@ -56,6 +54,10 @@ export class InlineDecoder implements BatchDecoder {
         return Promise.reject(stagingError(errorMessage(error), isTransientIoError(error), error));
       }
     });
+  }
+  /** Inline, the batch's buffers stay with the caller: none comes back. */
+  takeSpare(): undefined {
+    return undefined;
   }
   close(): void {}
 }
@@ -81,8 +83,10 @@ export class WorkerDecoder implements BatchDecoder {
   >();
   #next = 0;
   #failure: Error | undefined;
-  /** The payload buffer the worker last gave back, for the next batch (packBatch). */
+  /** The payload buffer the worker last gave back, for the next batch (takeSpare). */
   #spare: ArrayBuffer | undefined;
+  /** The buffer takeSpare handed out last: a batch that arrives in it reused it. */
+  #handedOut: ArrayBuffer | undefined;
   /** Batches packed into a buffer an earlier batch brought back. */
   buffersReused = 0;
   readonly #dir: string;
@@ -109,10 +113,16 @@ export class WorkerDecoder implements BatchDecoder {
     };
   }
 
-  decode(records: readonly RawRecord[], ingestedAtMs: number): Promise<DecodedBatch> {
-    let packed: PackedBatch = packBatch(records, this.#spare);
-    if (packed.values.buffer === this.#spare) {
-      this.#spare = undefined;
+  takeSpare(): ArrayBuffer | undefined {
+    const spare = this.#spare;
+    this.#spare = undefined;
+    if (spare !== undefined) this.#handedOut = spare;
+    return spare;
+  }
+
+  decode(packed: PackedBatch, ingestedAtMs: number): Promise<DecodedBatch> {
+    if (this.#handedOut !== undefined && packed.values.buffer === this.#handedOut) {
+      this.#handedOut = undefined;
       this.buffersReused++;
     }
     return this.#retry(async () => {

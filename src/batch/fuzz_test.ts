@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 import { DuckDb, sqlString } from "../duckdb/duckdb.ts";
 import { EVENT_PAYLOAD_STRUCT } from "../events/contract.ts";
-import { decodeBatch, packBatch } from "./decode.ts";
+import { decodeBatch } from "./decode.ts";
+import { packBatch } from "./packed.ts";
 import { stagedColumns } from "./_fixtures.ts";
 import { REJECT_STAGED_COLUMNS } from "./staged.ts";
 import { isOneLine, mutatedCorpus } from "./_fuzz.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { decodeBatch, packBatch } from "./decode.ts";
+import { decodeBatch } from "./decode.ts";
+import { packBatch } from "./packed.ts";
 import { StagedLines } from "./staged_lines.ts";
 import type { RawRecord } from "./types.ts";
 

@@ -2,6 +2,7 @@
  * Records and micro-batches as the consumer hands them to the writers. Kept
  * free of any Kafka client type so the batch code runs without a broker.
  */
+import type { PackedBatch } from "./packed.ts";
 
 /** One Kafka record as fetched: bytes exactly as received, nothing decoded yet. */
 export interface RawRecord {
@@ -26,8 +27,9 @@ export interface PartitionRange {
 export type CloseReason = "records" | "bytes" | "time" | "flush";
 
 export interface Batch {
-  /** Per partition in offset order; partitions interleaved as they arrived. */
-  readonly records: readonly RawRecord[];
+  /** The records, packed: per partition in offset order, partitions interleaved as they arrived. */
+  readonly packed: PackedBatch;
+  readonly count: number;
   /** Sum of value and key lengths. */
   readonly bytes: number;
   /** One range per partition present, sorted by partition. */
@@ -38,29 +40,24 @@ export interface Batch {
 }
 
 /**
- * A closed batch once its records went to the decoder: the payloads are
- * released (they may pin whole fetch responses), what stays is each record's
- * lineage, for offset bookkeeping and freshness.
+ * A closed batch once its records went to the decoder (its packed buffers
+ * move to the worker): what stays is each record's lineage, for offset
+ * bookkeeping and freshness.
  */
-export interface ReleasedBatch extends Omit<Batch, "records"> {
-  readonly count: number;
+export interface ReleasedBatch extends Omit<Batch, "packed"> {
   readonly partitions: Int32Array;
   readonly offsets: BigInt64Array;
   /** Kafka record timestamps, epoch milliseconds. */
   readonly timestamps: Float64Array;
 }
 
+/** The batch's lineage, copied: call before its packed buffers move to the worker. */
 export function releaseRecords(batch: Batch): ReleasedBatch {
-  const n = batch.records.length;
-  const partitions = new Int32Array(n);
-  const offsets = new BigInt64Array(n);
-  const timestamps = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    const r = batch.records[i];
-    partitions[i] = r.partition;
-    offsets[i] = r.offset;
-    timestamps[i] = r.timestampMs;
-  }
-  const { records: _, ...rest } = batch;
-  return { ...rest, count: n, partitions, offsets, timestamps };
+  const { packed, ...rest } = batch;
+  return {
+    ...rest,
+    partitions: packed.partitions.slice(),
+    offsets: packed.offsets.slice(),
+    timestamps: packed.timestamps.slice(),
+  };
 }

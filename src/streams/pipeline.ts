@@ -112,7 +112,7 @@ export class Pipeline {
       batchRecordsMax: options.batchRecordsMax,
       batchBytesMax: options.batchBytesMax,
       triggerIntervalMs: options.triggerIntervalMs,
-    });
+    }, () => options.decoder.takeSpare());
   }
 
   get #writers() {
@@ -219,8 +219,9 @@ export class Pipeline {
   }
 
   #enqueue(batch: Batch): void {
-    const decoded = this.#options.decoder.decode(batch.records, this.#options.clock.now());
+    // The lineage first: the packed buffers move to the decode worker.
     const released = releaseRecords(batch);
+    const decoded = this.#options.decoder.decode(batch.packed, this.#options.clock.now());
     // Awaited in order by the worker loop; a failure surfaces there.
     decoded.catch(() => {});
     this.#queue.push({ batch: released, decoded });
