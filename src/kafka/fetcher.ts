@@ -68,10 +68,125 @@ export interface FetcherOptions {
 /** One fetch's records of one partition, in offset order. */
 export interface FetchedPartition {
   readonly partition: number;
+  /**
+   * The records, made when asked for: a fetch decodes every
+   * partition's records into columns (RecordColumns) and the feed asks for
+   * one partition's objects at a time, so the objects of the partitions
+   * still waiting for the writers do not exist meanwhile (they would live
+   * through garbage collections and be promoted).
+   */
   readonly records: RawRecord[];
   /** Where the partition's next fetch starts (past skipped control and aborted batches too). */
   readonly next: bigint;
 }
+
+/**
+ * A FetchedPartition whose records are made from their columns each time
+ * they are asked for (not kept: the partition stays referenced by the
+ * fetch's list until the feed is through all of them).
+ */
+class ColumnsPartition implements FetchedPartition {
+  constructor(
+    readonly partition: number,
+    readonly next: bigint,
+    readonly columns: RecordColumns,
+  ) {}
+
+  get records(): RawRecord[] {
+    return this.columns.records();
+  }
+}
+
+/**
+ * Records of one partition's fetch as columns of numbers over the response
+ * bytes (and the inflated bytes of gzip batches): no object per record.
+ * `records()` makes the RawRecords, their keys and values views of those
+ * bytes.
+ */
+export class RecordColumns {
+  count = 0;
+  /** 0: the response's bytes; k: the k-th inflated gzip batch (inflated[k - 1]). */
+  readonly inflated: Uint8Array[] = [];
+  #source = new Int32Array(INITIAL_COLUMN_ROWS);
+  #keyStart = new Int32Array(INITIAL_COLUMN_ROWS);
+  /** -1 for a null key. */
+  #keyLength = new Int32Array(INITIAL_COLUMN_ROWS);
+  #valueStart = new Int32Array(INITIAL_COLUMN_ROWS);
+  /** -1 for a null value. */
+  #valueLength = new Int32Array(INITIAL_COLUMN_ROWS);
+  #offsets = new BigInt64Array(INITIAL_COLUMN_ROWS);
+  #timestamps = new Float64Array(INITIAL_COLUMN_ROWS);
+
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly bytes: Uint8Array,
+  ) {}
+
+  push(
+    source: number,
+    keyStart: number,
+    keyLength: number,
+    valueStart: number,
+    valueLength: number,
+    offset: bigint,
+    timestampMs: number,
+  ): void {
+    const i = this.count;
+    if (i === this.#source.length) this.#grow();
+    this.#source[i] = source;
+    this.#keyStart[i] = keyStart;
+    this.#keyLength[i] = keyLength;
+    this.#valueStart[i] = valueStart;
+    this.#valueLength[i] = valueLength;
+    this.#offsets[i] = offset;
+    this.#timestamps[i] = timestampMs;
+    this.count = i + 1;
+  }
+
+  records(): RawRecord[] {
+    const out: RawRecord[] = new Array(this.count);
+    const { topic, partition } = this;
+    for (let i = 0; i < this.count; i++) {
+      const data = this.#source[i] === 0 ? this.bytes : this.inflated[this.#source[i] - 1];
+      const keyLength = this.#keyLength[i];
+      const valueLength = this.#valueLength[i];
+      const keyStart = this.#keyStart[i];
+      const valueStart = this.#valueStart[i];
+      out[i] = {
+        topic,
+        partition,
+        offset: this.#offsets[i],
+        key: keyLength < 0 ? null : data.subarray(keyStart, keyStart + keyLength),
+        value: valueLength < 0 ? null : data.subarray(valueStart, valueStart + valueLength),
+        timestampMs: this.#timestamps[i],
+      };
+    }
+    return out;
+  }
+
+  #grow(): void {
+    const n = this.#source.length * 2;
+    const int32 = (old: Int32Array) => {
+      const next = new Int32Array(n);
+      next.set(old);
+      return next;
+    };
+    this.#source = int32(this.#source);
+    this.#keyStart = int32(this.#keyStart);
+    this.#keyLength = int32(this.#keyLength);
+    this.#valueStart = int32(this.#valueStart);
+    this.#valueLength = int32(this.#valueLength);
+    const offsets = new BigInt64Array(n);
+    offsets.set(this.#offsets);
+    this.#offsets = offsets;
+    const timestamps = new Float64Array(n);
+    timestamps.set(this.#timestamps);
+    this.#timestamps = timestamps;
+  }
+}
+
+const INITIAL_COLUMN_ROWS = 1024;
 
 /**
  * Fetches the assigned partitions from their leaders. Not safe for
@@ -263,33 +378,22 @@ export class Fetcher {
         }
         const from = requested.get(partition);
         if (from === undefined || size <= 0) continue;
-        const records: RawRecord[] = [];
-        const next = decodeRecordBatches(
-          body.bytes,
-          start,
-          start + size,
-          from,
-          aborted,
-          { topic: this.#o.topic, partition, records },
-        );
-        out.push({ partition, records, next });
+        const columns = new RecordColumns(this.#o.topic, partition, body.bytes);
+        const next = decodeRecordBatches(body.bytes, start, start + size, from, aborted, columns);
+        out.push(new ColumnsPartition(partition, next, columns));
       }
     }
     return out;
   }
 }
 
-interface Target {
-  readonly topic: string;
-  readonly partition: number;
-  readonly records: RawRecord[];
-}
-
 /**
- * Decodes the record batches (magic 2) of bytes [start, end) into
- * `target.records`: records at `from` or later, committed (batches of
- * aborted transactions and control batches skipped). Returns the offset
- * after the last whole batch (a response may end in a partial one).
+ * Decodes the record batches (magic 2) of bytes [start, end) of
+ * `target.bytes` into `target`: records at `from` or later, committed
+ * (batches of aborted transactions and control batches skipped). Returns
+ * the offset after the last whole batch (a response may end in a partial
+ * one). Every error a batch can raise is raised here, not when the records
+ * are made later.
  */
 export function decodeRecordBatches(
   bytes: Uint8Array,
@@ -297,7 +401,7 @@ export function decodeRecordBatches(
   end: number,
   from: bigint,
   aborted: readonly { producerId: bigint; firstOffset: bigint }[],
-  target: Target,
+  target: RecordColumns,
 ): bigint {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const pending = [...aborted].sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : 1));
@@ -351,10 +455,11 @@ function decodeRecords(
   attributes: number,
   count: number,
   from: bigint,
-  target: Target,
+  target: RecordColumns,
 ): void {
   const codec = attributes & 0x07;
   let data = bytes;
+  let source = 0;
   let p = at + BATCH_HEADER;
   let end = batchEnd;
   if (codec === 1) {
@@ -368,6 +473,7 @@ function decodeRecords(
     }
     p = 0;
     end = data.length;
+    source = target.inflated.push(data);
   } else if (codec !== 0) {
     const name = ["none", "gzip", "snappy", "lz4", "zstd"][codec] ?? `codec ${codec}`;
     throw new LakehouseError(
@@ -377,7 +483,6 @@ function decodeRecords(
     );
   }
   const baseTime = Number(view.getBigInt64(at + 27));
-  const { records } = target;
   const cursor = { p };
   for (let i = 0; i < count; i++) {
     varint(data, cursor); // record length
@@ -385,10 +490,10 @@ function decodeRecords(
     const timeDelta = varint(data, cursor);
     const offsetDelta = varint(data, cursor);
     const keyLength = varint(data, cursor);
-    const key = keyLength < 0 ? null : data.subarray(cursor.p, cursor.p + keyLength);
+    const keyStart = cursor.p;
     if (keyLength > 0) cursor.p += keyLength;
     const valueLength = varint(data, cursor);
-    const value = valueLength < 0 ? null : data.subarray(cursor.p, cursor.p + valueLength);
+    const valueStart = cursor.p;
     if (valueLength > 0) cursor.p += valueLength;
     const headers = varint(data, cursor);
     for (let h = 0; h < headers && cursor.p <= end; h++) {
@@ -407,14 +512,15 @@ function decodeRecords(
     }
     const offset = baseOffset + BigInt(offsetDelta);
     if (offset < from) continue;
-    records.push({
-      topic: target.topic,
-      partition: target.partition,
+    target.push(
+      source,
+      keyStart,
+      keyLength < 0 ? -1 : keyLength,
+      valueStart,
+      valueLength < 0 ? -1 : valueLength,
       offset,
-      key,
-      value,
-      timestampMs: baseTime + timeDelta,
-    });
+      baseTime + timeDelta,
+    );
   }
 }
 

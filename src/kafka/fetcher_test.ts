@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import type { RawRecord } from "../batch/types.ts";
 import { LakehouseError } from "../core/errors.ts";
-import { decodeRecordBatches, FetchError, fetchRetriable } from "./fetcher.ts";
+import { decodeRecordBatches, FetchError, fetchRetriable, RecordColumns } from "./fetcher.ts";
 import { Writer, writeRecordBatch } from "./wire.ts";
 
 const enc = new TextEncoder();
@@ -56,13 +56,9 @@ function decode(
   from = 0n,
   aborted: { producerId: bigint; firstOffset: bigint }[] = [],
 ): { records: RawRecord[]; next: bigint } {
-  const records: RawRecord[] = [];
-  const next = decodeRecordBatches(bytes, 0, bytes.length, from, aborted, {
-    topic: "t",
-    partition: 2,
-    records,
-  });
-  return { records, next };
+  const columns = new RecordColumns("t", 2, bytes);
+  const next = decodeRecordBatches(bytes, 0, bytes.length, from, aborted, columns);
+  return { records: columns.records(), next };
 }
 
 const text = (r: RawRecord) => new TextDecoder().decode(r.value!);
@@ -104,6 +100,23 @@ Deno.test("gzip batches are read; other codecs are refused by name", () => {
       e instanceof LakehouseError && /snappy/.test(e.message) &&
       /compression\.type/.test(e.message),
   );
+});
+
+Deno.test("plain and gzip batches mixed in one response decode in order, past the columns' first size", () => {
+  const values = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`);
+  const specs: BatchSpec[] = [
+    { baseOffset: 100n, values: values(700, "p") },
+    { baseOffset: 800n, values: values(700, "g"), attributes: 1 },
+    { baseOffset: 1500n, values: values(10, "q") },
+    { baseOffset: 1510n, values: values(3, "h"), attributes: 1 },
+  ];
+  const { records, next } = decode(batches(specs), 150n);
+  const want = specs.flatMap((s) => s.values.map((v, i) => [s.baseOffset + BigInt(i), v]))
+    .filter(([offset]) => (offset as bigint) >= 150n);
+  assert.deepEqual(records.map((r) => [r.offset, text(r)]), want);
+  assert.equal(next, 1513n);
+  // Keys too come from the right buffer (gzip batches' own inflated bytes).
+  assert.equal(new TextDecoder().decode(records[records.length - 1].key!), "k2");
 });
 
 Deno.test("control batches and aborted transactions are skipped, committed ones kept", () => {
