@@ -3,12 +3,13 @@
  * for all streams. kafkajs keeps the group (joins, heartbeats, assignments,
  * the group's offsets) with the topic paused, so it never fetches; the
  * records come from our own Fetch requests (fetcher.ts: one buffer per
- * response, no objects per record but the records themselves). Start
+ * response, records as columns until their partition is handed over). Start
  * positions come from the tables (each assigned partition starts at the
  * lowest next offset the tables recorded); the group's committed offsets
  * are only advanced after the tables commit, as a convenience for tools.
- * Records go to the pipeline one fetch at a time; `offer` waits while
- * writers are busy, which holds the fetch loop (bounded memory). On
+ * Records go to the pipeline one partition of a fetch at a time; `offer`
+ * waits while writers are busy, which holds the fetch loop (bounded
+ * memory). On
  * revocation, buffered records of lost partitions are dropped: the new
  * owner re-reads them from the tables' offsets.
  */
