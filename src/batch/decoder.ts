@@ -2,8 +2,9 @@
  * Where batches are decoded: in a worker thread (the engine's default, so
  * validation overlaps with fetching and writing) or inline (tests, tools).
  * Both run the same decodeBatch over a packed batch (the batcher packs
- * records as they arrive), so the two paths cannot drift apart. Staging that fails in a way that
- * may heal (a full or read-only scratch disk) is retried through `retry`.
+ * records as they arrive), so the two paths cannot drift apart. Staging
+ * that fails in a way that may heal (a full or read-only scratch disk) is
+ * retried through `retry`.
  */
 import { join } from "node:path";
 import { errorMessage, LakehouseError } from "../core/errors.ts";
