@@ -142,8 +142,9 @@ Deno.test("orders_current is exactly-once across kill -9 before its commit, afte
       );
       const context = () => `${history.join("\n")}\n--- round ${i} stderr:\n${stderr}`;
       // A start that found the store behind the table catches it up before it reads Kafka.
+      // A store stamped "" was made before the table's first commit: the two agree.
       const joined = stderr.indexOf("assigned partitions");
-      if (joined >= 0 && stampBefore !== undefined && stampBefore !== before.id) {
+      if (joined >= 0 && stampBefore !== undefined && stampBefore !== (before.id ?? "")) {
         assert.match(stderr.slice(0, joined), /state store caught up 1 snapshot/, context());
       }
       if (!("phase" in round)) {
