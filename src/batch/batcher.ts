@@ -42,7 +42,7 @@ export class MicroBatcher {
    */
   readonly #lastOffsets = new Map<number, bigint>();
 
-  /** `spares`: payload buffers earlier batches are done with, to pack new ones into. */
+  /** `spares`: batches the decoder is done with, whose buffers new ones are packed into. */
   constructor(limits: BatchLimits, spares?: SpareBuffers) {
     for (const name of LIMIT_NAMES) {
       const value = limits[name];

@@ -22,10 +22,9 @@ self.onmessage = (event: MessageEvent<DecodeRequest>) => {
   const { id, packed, ingestedAtMs, stagedPath } = event.data;
   try {
     const decoded = decodeBatch(packed, ingestedAtMs, stagedPath);
-    // Nothing decoded refers to the payloads' buffer any more: it goes back
+    // Nothing decoded refers to the batch's buffers any more: they go back
     // to be filled with a later batch.
-    const spare = packed.values.buffer as ArrayBuffer;
-    self.postMessage({ id, decoded, spare }, [spare]);
+    self.postMessage({ id, decoded, spare: packed }, packedBuffers(packed));
   } catch (error) {
     for (const suffix of [".ndjson", ".rejects.ndjson"]) {
       try {

@@ -25,10 +25,10 @@ export interface BatchDecoder {
    */
   decode(packed: PackedBatch, ingestedAtMs: number): Promise<DecodedBatch>;
   /**
-   * A payload buffer a decoded batch no longer needs, for the next batch to
-   * be packed into (BatchPacker), if there is one.
+   * A decoded batch whose buffers are no longer needed, for the next batch
+   * to be packed into (BatchPacker), if there is one.
    */
-  takeSpare(): ArrayBuffer | undefined;
+  takeSpare(): PackedBatch | undefined;
   close(): void;
 }
 
@@ -72,7 +72,7 @@ function stagingError(message: string, retriable: boolean, cause?: unknown): Lak
 
 type FailedReply = { id: number; error: string; retriable: boolean; packed: PackedBatch };
 type Reply =
-  | { id: number; decoded: DecodedBatch; spare: ArrayBuffer }
+  | { id: number; decoded: DecodedBatch; spare: PackedBatch }
   | FailedReply;
 
 /** One worker; requests are answered in order. */
@@ -84,9 +84,9 @@ export class WorkerDecoder implements BatchDecoder {
   >();
   #next = 0;
   #failure: Error | undefined;
-  /** The payload buffer the worker last gave back, for the next batch (takeSpare). */
-  #spare: ArrayBuffer | undefined;
-  /** The buffer takeSpare handed out last: a batch that arrives in it reused it. */
+  /** The batch the worker last gave back, its buffers for the next batch (takeSpare). */
+  #spare: PackedBatch | undefined;
+  /** The payload buffer takeSpare handed out last: a batch that arrives in it reused it. */
   #handedOut: ArrayBuffer | undefined;
   /** Batches packed into a buffer an earlier batch brought back. */
   buffersReused = 0;
@@ -114,10 +114,10 @@ export class WorkerDecoder implements BatchDecoder {
     };
   }
 
-  takeSpare(): ArrayBuffer | undefined {
+  takeSpare(): PackedBatch | undefined {
     const spare = this.#spare;
     this.#spare = undefined;
-    if (spare !== undefined) this.#handedOut = spare;
+    if (spare !== undefined) this.#handedOut = spare.values.buffer as ArrayBuffer;
     return spare;
   }
 

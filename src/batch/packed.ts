@@ -7,6 +7,7 @@
  * for seconds and being promoted and traced by every garbage collection in
  * between. The buffers are moved, not copied, to the decode worker.
  */
+import { grown } from "../core/typed_arrays.ts";
 import type { RawRecord } from "./types.ts";
 
 export interface PackedBatch {
@@ -41,15 +42,22 @@ const VALUES_INITIAL = 64 << 10;
 const INITIAL_RECORDS = 1024;
 const INITIAL_KEY_BYTES = 16 << 10;
 
-/** Where a packer may find a payload buffer an earlier batch is done with (see WorkerDecoder). */
-export type SpareBuffers = () => ArrayBuffer | undefined;
+/**
+ * Where a packer may find a batch the decode worker is done with, whose
+ * buffers it packs the next batch into (see WorkerDecoder).
+ */
+export type SpareBuffers = () => PackedBatch | undefined;
 
 /**
- * Builds one PackedBatch record by record. Columns grow by doubling; the
- * payload buffer starts as a spare one when there is one (a fresh buffer
- * the size of a batch, about 70 MB at 200,000 events, costs a page fault
- * per 4 KiB each time, and waits for a garbage collection in the worker to
- * be freed), else small, and doubles, then grows in VALUES_ROUNDING steps.
+ * Builds one PackedBatch record by record. The first record brings in a
+ * spare batch when there is one: its columns, keys and payload buffers,
+ * filled again from the start. A fresh buffer the size of a batch (the
+ * payloads alone are about 70 MB at 200,000 events, the columns and keys
+ * 13 MB more) costs a page fault per 4 KiB each time, counts as external
+ * memory towards the main thread's next full garbage collection, and waits
+ * for one in the worker to be freed. Without a spare the columns start
+ * small and double; the payload buffer doubles from VALUES_INITIAL, then
+ * grows in VALUES_ROUNDING steps.
  */
 export class BatchPacker {
   readonly #spares: SpareBuffers | undefined;
@@ -57,18 +65,18 @@ export class BatchPacker {
   #topics: string[] = [];
   #lastTopic = "";
   #lastTopicIndex = -1;
-  #values = new Uint8Array(0);
+  #values: Uint8Array = new Uint8Array(0);
   #valueBytes = 0;
-  #keys = new Uint8Array(0);
+  #keys: Uint8Array = new Uint8Array(0);
   #keyBytes = 0;
-  #ends = new Uint32Array(0);
-  #nulls = new Uint8Array(0);
-  #keyEnds = new Uint32Array(0);
-  #keyNulls = new Uint8Array(0);
-  #partitions = new Int32Array(0);
-  #offsets = new BigInt64Array(0);
-  #timestamps = new Float64Array(0);
-  #topicIndex = new Uint16Array(0);
+  #ends: Uint32Array = new Uint32Array(0);
+  #nulls: Uint8Array = new Uint8Array(0);
+  #keyEnds: Uint32Array = new Uint32Array(0);
+  #keyNulls: Uint8Array = new Uint8Array(0);
+  #partitions: Int32Array = new Int32Array(0);
+  #offsets: BigInt64Array = new BigInt64Array(0);
+  #timestamps: Float64Array = new Float64Array(0);
+  #topicIndex: Uint16Array = new Uint16Array(0);
 
   constructor(spares?: SpareBuffers) {
     this.#spares = spares;
@@ -80,7 +88,11 @@ export class BatchPacker {
 
   add(r: RawRecord): void {
     const i = this.#count;
-    if (i === this.#ends.length) this.#growColumns();
+    if (i === this.#ends.length) {
+      const spare = i === 0 ? this.#spares?.() : undefined;
+      if (spare !== undefined) this.#adopt(spare);
+      else this.#growColumns();
+    }
     if (r.topic !== this.#lastTopic || this.#lastTopicIndex === -1) {
       this.#lastTopic = r.topic;
       let t = this.#topics.indexOf(r.topic);
@@ -88,9 +100,11 @@ export class BatchPacker {
       this.#lastTopicIndex = t;
     }
     this.#topicIndex[i] = this.#lastTopicIndex;
+    // Every column is written for every record: a spare holds an earlier batch's values.
     const value = r.value;
     if (value === null) this.#nulls[i] = 1;
     else {
+      this.#nulls[i] = 0;
       if (this.#valueBytes + value.length > this.#values.length) this.#growValues(value.length);
       this.#values.set(value, this.#valueBytes);
       this.#valueBytes += value.length;
@@ -99,6 +113,7 @@ export class BatchPacker {
     const key = r.key;
     if (key === null) this.#keyNulls[i] = 1;
     else {
+      this.#keyNulls[i] = 0;
       if (this.#keyBytes + key.length > this.#keys.length) this.#growKeys(key.length);
       this.#keys.set(key, this.#keyBytes);
       this.#keyBytes += key.length;
@@ -128,59 +143,63 @@ export class BatchPacker {
     };
   }
 
+  /** Takes `spare`'s whole buffers as this packer's (the packer is empty). */
+  #adopt(spare: PackedBatch): void {
+    const columns = [
+      spare.topicIndex,
+      spare.ends,
+      spare.nulls,
+      spare.keyEnds,
+      spare.keyNulls,
+      spare.partitions,
+      spare.offsets,
+      spare.timestamps,
+    ];
+    // The columns grew together; the fewest records any of them has room for.
+    const rows = Math.min(...columns.map((c) => c.buffer.byteLength / c.BYTES_PER_ELEMENT));
+    if (rows === 0) return this.#growColumns();
+    this.#topicIndex = new Uint16Array(spare.topicIndex.buffer, 0, rows);
+    this.#ends = new Uint32Array(spare.ends.buffer, 0, rows);
+    this.#nulls = new Uint8Array(spare.nulls.buffer, 0, rows);
+    this.#keyEnds = new Uint32Array(spare.keyEnds.buffer, 0, rows);
+    this.#keyNulls = new Uint8Array(spare.keyNulls.buffer, 0, rows);
+    this.#partitions = new Int32Array(spare.partitions.buffer, 0, rows);
+    this.#offsets = new BigInt64Array(spare.offsets.buffer, 0, rows);
+    this.#timestamps = new Float64Array(spare.timestamps.buffer, 0, rows);
+    this.#keys = new Uint8Array(spare.keys.buffer);
+    this.#values = new Uint8Array(spare.values.buffer);
+  }
+
   #growColumns(): void {
     const capacity = Math.max(INITIAL_RECORDS, this.#ends.length * 2);
-    const grow = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array>(
-      old: T,
-      make: (n: number) => T,
-    ): T => {
-      const next = make(capacity);
-      next.set(old as never);
-      return next;
-    };
-    this.#ends = grow(this.#ends, (n) => new Uint32Array(n));
-    this.#nulls = grow(this.#nulls, (n) => new Uint8Array(n));
-    this.#keyEnds = grow(this.#keyEnds, (n) => new Uint32Array(n));
-    this.#keyNulls = grow(this.#keyNulls, (n) => new Uint8Array(n));
-    this.#partitions = grow(this.#partitions, (n) => new Int32Array(n));
-    this.#topicIndex = grow(this.#topicIndex, (n) => new Uint16Array(n));
-    const offsets = new BigInt64Array(capacity);
-    offsets.set(this.#offsets);
-    this.#offsets = offsets;
-    const timestamps = new Float64Array(capacity);
-    timestamps.set(this.#timestamps);
-    this.#timestamps = timestamps;
+    this.#ends = grown(this.#ends, capacity);
+    this.#nulls = grown(this.#nulls, capacity);
+    this.#keyEnds = grown(this.#keyEnds, capacity);
+    this.#keyNulls = grown(this.#keyNulls, capacity);
+    this.#partitions = grown(this.#partitions, capacity);
+    this.#topicIndex = grown(this.#topicIndex, capacity);
+    this.#offsets = grown(this.#offsets, capacity);
+    this.#timestamps = grown(this.#timestamps, capacity);
   }
 
   #growValues(more: number): void {
-    const needed = this.#valueBytes + more;
-    if (this.#values.length === 0) {
-      const spare = this.#spares?.();
-      if (spare !== undefined && spare.byteLength >= needed) {
-        this.#values = new Uint8Array(spare);
-        return;
-      }
-    }
-    const wanted = Math.max(needed, this.#values.length * 2, VALUES_INITIAL);
+    const wanted = Math.max(this.#valueBytes + more, this.#values.length * 2, VALUES_INITIAL);
     const size = wanted <= VALUES_ROUNDING
       ? wanted
       : Math.ceil(wanted / VALUES_ROUNDING) * VALUES_ROUNDING;
-    const next = new Uint8Array(size);
-    next.set(this.#values.subarray(0, this.#valueBytes));
-    this.#values = next;
+    this.#values = grown(this.#values.subarray(0, this.#valueBytes), size);
   }
 
   #growKeys(more: number): void {
-    const next = new Uint8Array(
+    this.#keys = grown(
+      this.#keys.subarray(0, this.#keyBytes),
       Math.max(INITIAL_KEY_BYTES, this.#keys.length * 2, this.#keyBytes + more),
     );
-    next.set(this.#keys.subarray(0, this.#keyBytes));
-    this.#keys = next;
   }
 }
 
 /** Packs records at once (tests, tools, the inline decoder's callers). */
-export function packBatch(records: readonly RawRecord[], spare?: ArrayBuffer): PackedBatch {
+export function packBatch(records: readonly RawRecord[], spare?: PackedBatch): PackedBatch {
   let given = spare;
   const packer = new BatchPacker(() => {
     const s = given;

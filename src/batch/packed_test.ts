@@ -52,22 +52,29 @@ Deno.test("BatchPacker grows a payload buffer past 16 MiB in 16 MiB steps, copyi
   assert.deepEqual(unpackRecords(p), rs);
 });
 
-Deno.test("BatchPacker packs into a spare buffer big enough, asks for one only once", () => {
+Deno.test("BatchPacker packs into a spare batch's buffers, asks for one only once, leaves nothing of it behind", () => {
+  // The spare held more records, with other nulls, keys and payloads, than the batch packed into it.
+  const old = packBatch(records("old", 3_000));
   const rs = records("spare", 500);
   let asked = 0;
-  const spare = new ArrayBuffer(8 << 20);
   const packer = new BatchPacker(() => {
     asked++;
-    return asked === 1 ? spare : undefined;
+    return asked === 1 ? old : undefined;
   });
   for (const r of rs) packer.add(r);
   const p = packer.finish();
   assert.equal(asked, 1);
-  assert.equal(p.values.buffer, spare);
+  const reused = (a: { buffer: ArrayBufferLike }, b: { buffer: ArrayBufferLike }) =>
+    assert.equal(a.buffer, b.buffer);
+  for (const column of ["values", "keys", "ends", "nulls", "keyEnds", "keyNulls"] as const) {
+    reused(p[column], old[column]);
+  }
+  for (const column of ["partitions", "offsets", "timestamps", "topicIndex"] as const) {
+    reused(p[column], old[column]);
+  }
   assert.deepEqual(unpackRecords(p), rs);
-  // A spare too small for the first payload is left alone: a fresh buffer instead.
-  const small = new ArrayBuffer(16);
-  const q = packBatch([{ ...rs[0], value: new Uint8Array(100) }], small);
-  assert.notEqual(q.values.buffer, small);
-  assert.equal(q.values.length, 100);
+  // Past the spare's room the columns and buffers grow as without one.
+  const more = records("more", 5_000);
+  const q = packBatch(more, packBatch(records("small", 3)));
+  assert.deepEqual(unpackRecords(q), more);
 });

@@ -15,6 +15,7 @@
 import { gunzipSync } from "node:zlib";
 import type { RawRecord } from "../batch/types.ts";
 import { LakehouseError } from "../core/errors.ts";
+import { grown } from "../core/typed_arrays.ts";
 import {
   errorName,
   frameRequest,
@@ -169,23 +170,15 @@ export class RecordColumns {
 
   #grow(): void {
     const n = this.#source.length * 2;
-    const int32 = (old: Int32Array) => {
-      const next = new Int32Array(n);
-      next.set(old);
-      return next;
-    };
-    this.#source = int32(this.#source);
-    this.#keyStart = int32(this.#keyStart);
-    this.#keyLength = int32(this.#keyLength);
-    this.#valueStart = int32(this.#valueStart);
-    this.#valueLength = int32(this.#valueLength);
-    const offsets = new BigInt64Array(n);
-    offsets.set(this.#offsets);
-    this.#offsets = offsets;
-    const timestamps = new Float64Array(n);
-    timestamps.set(this.#timestamps);
-    this.#timestamps = timestamps;
+    this.#source = grown(this.#source, n);
+    this.#keyStart = grown(this.#keyStart, n);
+    this.#keyLength = grown(this.#keyLength, n);
+    this.#valueStart = grown(this.#valueStart, n);
+    this.#valueLength = grown(this.#valueLength, n);
+    this.#offsets = grown(this.#offsets, n);
+    this.#timestamps = grown(this.#timestamps, n);
   }
+
 }
 
 const INITIAL_COLUMN_ROWS = 1024;
