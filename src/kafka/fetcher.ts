@@ -178,7 +178,6 @@ export class RecordColumns {
     this.#offsets = grown(this.#offsets, n);
     this.#timestamps = grown(this.#timestamps, n);
   }
-
 }
 
 const INITIAL_COLUMN_ROWS = 1024;
