@@ -24,8 +24,17 @@
  * apart): main (fetch, batching, commits), the decode worker, DuckDB's
  * threads, V8's helper threads (garbage collection).
  *
+ * V8 runs with --single-threaded by default (--v8-flags): valgrind runs one
+ * thread at a time, so with V8's compilers on background threads when a
+ * function reaches optimized code depends on the scheduling, and the same
+ * build's JavaScript counted 32,000 or 49,000 instructions per event from
+ * one run to the next; compiled on the thread that runs the code, it tiers
+ * up at the same point every run. The garbage collector's work moves to the
+ * JavaScript threads with it (the "V8 helpers" group is then near empty).
+ *
  *   deno task bench instructions [-- --count N] [--startup-count N] [--batch N]
  *     [--build DIR ...] [--topic T --startup-topic S] [--tables LIST]
+ *     [--v8-flags FLAGS]
  *
  * Without --topic both topics are preloaded (seeded, 0.1% bad records) and
  * removed afterwards. A build is a checkout's directory (default: this one),
@@ -47,6 +56,7 @@ const { values } = parseArgs({
     build: { type: "string", multiple: true },
     brokers: { type: "string", default: Deno.env.get("LAKEHOUSE_BROKERS") ?? "127.0.0.1:9092" },
     tables: { type: "string", default: "events,current,rejects" },
+    "v8-flags": { type: "string", default: "--single-threaded" },
   },
 });
 if (Boolean(values.topic) !== Boolean(values["startup-topic"])) {
@@ -110,6 +120,7 @@ async function counted(
         Deno.execPath(),
         "run",
         "--allow-all",
+        ...(values["v8-flags"] ? [`--v8-flags=${values["v8-flags"]}`] : []),
         `${checkout}/main.ts`,
         "run",
         ...["--brokers", values.brokers!, "--topic", topic],
