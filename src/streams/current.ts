@@ -214,11 +214,11 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const changes = "changes";
     const target = "orders_current";
     const before = `__before_${name}`;
-    const changed = `__changed_${name}`;
+    const merged = `__merged_${name}`;
     const placed = `__placed_${name}`;
     const next = `__next_${name}`;
     const dels = `__deletes_${name}`;
-    const temps = [before, changed, placed, dels];
+    const temps = [before, merged, placed, dels];
     // One round trip for all of them (each statement costs one otherwise).
     const dropTemps = () =>
       duckdb.run(
@@ -251,21 +251,26 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
         throw sqlFileError(this.merge, error);
       }
       step("merge");
-      // Changed: rows the MERGE inserted or made differ from what they were.
+      // The merged rows stay under this batch's name until the state store
+      // has taken them (the next batch's fetch makes a new target). Rows the
+      // MERGE left as they were are dropped from them: what remains is what
+      // it inserted or changed, the rows to write. Dropping the few
+      // unchanged rows costs less than a copy of the changed ones (items
+      // lists), and every later step reads the merged rows as they are.
       await duckdb.run(
-        `CREATE OR REPLACE TEMP TABLE ${changed} AS SELECT a.* FROM ${target} a
-         LEFT JOIN ${before} b ON a.${k} = b.${k}
-         WHERE b.${k} IS NULL OR a IS DISTINCT FROM b`,
+        `ALTER TABLE ${target} RENAME TO ${merged};
+         DELETE FROM ${merged} a USING ${before} b
+         WHERE a.${k} = b.${k} AND a IS NOT DISTINCT FROM b`,
       );
       const [counts] = await duckdb.query<{ input: bigint; applied: bigint; changed: bigint }>(
         `SELECT (SELECT count(*) FROM batch)::BIGINT AS input,
            (SELECT coalesce(sum(s.event_count), 0) FROM ${changes} s
-             WHERE s.${k} IN (SELECT ${k} FROM ${changed}))::BIGINT AS applied,
-           (SELECT count(*) FROM ${changed})::BIGINT AS changed`,
+             WHERE s.${k} IN (SELECT ${k} FROM ${merged}))::BIGINT AS applied,
+           (SELECT count(*) FROM ${merged})::BIGINT AS changed`,
       );
       step("changed");
       const columns = this.writer.schema.fields.map((f) => sqlIdent(f.name)).join(", ");
-      rows = await this.stageView(`(SELECT ${columns} FROM ${changed})`, this.merge);
+      rows = await this.stageView(`(SELECT ${columns} FROM ${merged})`, this.merge);
       step("stage rows");
       assert(rows.rows === counts.changed, "staged rows differ from the merge's changed rows");
       // Where each new row is: its file and position, read back from the staged files.
@@ -292,14 +297,14 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
       await duckdb.run(
         `CREATE OR REPLACE TEMP VIEW ${next} AS
          SELECT c.* EXCLUDE (_file, _pos, _seq), p._file, p._pos
-         FROM ${changed} c JOIN ${placed} p ON p.${k} = c.${k}`,
+         FROM ${merged} c JOIN ${placed} p ON p.${k} = c.${k}`,
       );
       // The rows replaced: deleted by position in the files they were in,
       // and from the state store by their _seq once the batch is committed.
       await duckdb.run(
         `CREATE OR REPLACE TEMP TABLE ${dels} AS SELECT b._file AS file_path, b._pos AS pos,
            b.${k} AS k, b._seq FROM ${before} b
-         WHERE b._file IS NOT NULL AND b.${k} IN (SELECT ${k} FROM ${changed})`,
+         WHERE b._file IS NOT NULL AND b.${k} IN (SELECT ${k} FROM ${merged})`,
       );
       step("placed");
       const files = await duckdb.query<{ file_path: string; k: string }>(
