@@ -12,7 +12,9 @@
  * (committed before any table commits, so a crash in between cannot lose
  * them: the replay finds them committed there); then each table uploads and
  * commits; then the dead-letter stream takes the batch's rejects
- * (committing them every so often). A step that fails in a way that may
+ * (committing them every so often). A table on a connection of its own
+ * stages the next batch as soon as it has committed this one (see
+ * #stageAhead), beside the later tables' commits. A step that fails in a way that may
  * heal (storage or catalog unreachable, a full disk) is retried with backoff
  * until it works or the shutdown deadline passes, which holds the queue and
  * so pauses consumption meanwhile.
@@ -92,6 +94,8 @@ export class Pipeline {
   readonly #waiters: (() => void)[] = [];
   /** The end of the batch or refresh last started (see #exclusively). */
   #exclusive: Promise<void> = Promise.resolve();
+  /** Stagings of the next batch begun while the one before it was still committing. */
+  #ahead: { batch: ReleasedBatch; prepared: Map<TableStream, Promise<Prepared>> } | undefined;
   readonly stats: PipelineStats = {
     recordsIn: 0,
     recordsCommitted: 0,
@@ -131,6 +135,9 @@ export class Pipeline {
     // The feed calls this when a group join lands, whatever the worker is
     // doing: the refreshes wait for the batch being written (see #exclusively).
     await this.#exclusively(async () => {
+      // A batch staged ahead was selected with the offsets before this
+      // refresh: it is staged again, afterwards.
+      await this.#discardAhead();
       for (const s of this.#options.streams) await this.#options.retry.run(() => s.refresh());
       const { rejects } = this.#options;
       if (rejects) await this.#options.retry.run(() => rejects.writer.refresh());
@@ -245,10 +252,57 @@ export class Pipeline {
         await this.#exclusively(() => this.#process(batch, ready));
       } catch (error) {
         this.#failure = withMemoryHint(error, batch.count);
+        await this.#discardAhead();
       }
       this.#queue.shift();
       if (!this.#failure) this.#closeIfDue();
       for (const w of this.#waiters.splice(0)) w();
+    }
+  }
+
+  /**
+   * Begins staging the next queued batch for `stream`, which has just
+   * committed the current one, when nothing else of the current batch runs
+   * on its DuckDB connection: orders_events stages batch N+1 while
+   * orders_current commits batch N and updates its state store, instead of
+   * waiting for them. Staging commits nothing, and the table's offsets it
+   * selects with are final once the stream has committed, so the staged
+   * files are the ones the next batch would have staged; a commit that lost
+   * a race is staged again as always (#publish).
+   */
+  #stageAhead(stream: TableStream): void {
+    const { streams, rejects } = this.#options;
+    const next = this.#queue[1];
+    if (next === undefined || !onOwnConnections(streams)) return;
+    const connection = stream.writer.options.duckdb;
+    if (rejects !== undefined && rejects.writer.options.duckdb === connection) return;
+    if (this.#ahead?.batch !== next.batch) {
+      this.#ahead = { batch: next.batch, prepared: new Map() };
+    }
+    const staged = next.decoded.then((decoded) =>
+      this.#retrying(() => stream.prepare(next.batch, decoded))
+    );
+    // Awaited by the batch's own turn (or discarded); a failure surfaces there.
+    staged.catch(() => {});
+    this.#ahead.prepared.set(stream, staged);
+  }
+
+  /** The staging of `batch` begun ahead for `stream`, if any (taken: the caller disposes of it). */
+  #takeAhead(batch: ReleasedBatch, stream: TableStream): Promise<Prepared> | undefined {
+    if (this.#ahead?.batch !== batch) return undefined;
+    const staged = this.#ahead.prepared.get(stream);
+    this.#ahead.prepared.delete(stream);
+    return staged;
+  }
+
+  /** Waits for the stagings begun ahead and removes their files. */
+  async #discardAhead(): Promise<void> {
+    const ahead = this.#ahead;
+    this.#ahead = undefined;
+    if (ahead === undefined) return;
+    for (const staged of ahead.prepared.values()) {
+      const prepared = await staged.catch(() => undefined);
+      await prepared?.dispose().catch(() => {});
     }
   }
 
@@ -276,7 +330,10 @@ export class Pipeline {
           // settled (and the staged ones disposed of) before a failure is
           // thrown.
           const settled = await Promise.allSettled(
-            streams.map((stream) => this.#retrying(() => stream.prepare(batch, decoded))),
+            streams.map((stream) =>
+              this.#takeAhead(batch, stream) ??
+                this.#retrying(() => stream.prepare(batch, decoded))
+            ),
           );
           for (const s of settled) if (s.status === "fulfilled") prepared.push(s.value);
           const failure = settled.find((s) => s.status === "rejected");
@@ -294,6 +351,7 @@ export class Pipeline {
         for (let i = 0; i < streams.length; i++) {
           const [result, last] = await this.#publish(streams[i], prepared[i], batch, decoded);
           prepared[i] = last;
+          this.#stageAhead(streams[i]);
           results.push(result);
           if (result.commit !== undefined) this.#recordFreshness(streams[i], batch);
           if (streams[i] === freshness) filtered = last.filtered;
