@@ -16,6 +16,7 @@ import { OutageRetry } from "../core/outage.ts";
 import type { SqlFile } from "../duckdb/sql_files.ts";
 import { EventSource } from "../generate/source.ts";
 import { Pipeline } from "./pipeline.ts";
+import type { RejectsStream } from "./streams.ts";
 import type { Prepared, StreamResult, TableStream } from "./stream.ts";
 import type { TableWriter } from "./table_writer.ts";
 
@@ -91,9 +92,31 @@ function loggingStream(
   };
 }
 
+/** A dead-letter stream that logs "rejects process <first offset>" and takes `ms`. */
+function loggingRejects(connection: object, log: string[], ms = 20): RejectsStream {
+  const writer = {
+    name: "rejects",
+    options: { duckdb: connection },
+    nextOffset: () => 0n,
+    refresh: () => Promise.resolve(),
+  } as unknown as TableWriter;
+  return {
+    writer,
+    async process(batch: ReleasedBatch): Promise<StreamResult> {
+      log.push(`rejects process ${batch.offsets[0]}`);
+      await sleep(ms);
+      log.push(`rejects processed ${batch.offsets[0]}`);
+      return { stream: "rejects", commit: undefined, rows: 0n, files: 0, skipped: 0 };
+    },
+    settle: () => Promise.resolve(0n),
+    revoke: () => {},
+  } as unknown as RejectsStream;
+}
+
 async function withPipeline(
   streams: TableStream[],
   run: (pipeline: Pipeline) => Promise<void>,
+  rejects?: RejectsStream,
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   const clock = new FakeClock(1_767_225_600_000);
@@ -105,7 +128,7 @@ async function withPipeline(
       new Pipeline({
         streams,
         freshness: streams[0],
-        rejects: undefined,
+        rejects,
         decoder,
         batchRecordsMax: BATCH,
         batchBytesMax: 1 << 30,
@@ -218,4 +241,25 @@ Deno.test("a refresh (a group join) drops what was staged ahead: the batch is st
     assert.equal(log.filter((e) => e === `${name} commit 100`).length, 1, log.join(", "));
   }
   assert.equal(disposed.filter((d) => d === 100n).length, 4, `disposed: ${disposed.join(", ")}`);
+});
+
+Deno.test("the last table stages ahead only when the dead-letter stream has a connection of its own", async () => {
+  for (const own of [true, false]) {
+    const log: string[] = [];
+    const connection = {};
+    const events = loggingStream("events", {}, log);
+    const current = loggingStream("current", connection, log);
+    const rejects = loggingRejects(own ? {} : connection, log, 60);
+    await withPipeline([events, current], async (pipeline) => {
+      await pipeline.offer(records(2 * BATCH));
+      await pipeline.flush();
+    }, rejects);
+    // The dead-letter stream takes each batch after both tables committed it.
+    assert.ok(at(log, "rejects process 0") > at(log, "current committed 0"), log.join(", "));
+    // The next batch: staged by orders_current while the rejects are committed, or after.
+    if (own) {
+      assert.ok(at(log, "current stage 100") < at(log, "rejects processed 0"), log.join(", "));
+    } else assert.ok(at(log, "current stage 100") > at(log, "rejects processed 0"), log.join(", "));
+    assert.equal(log.filter((e) => e === "current stage 100").length, 1, log.join(", "));
+  }
 });
