@@ -101,6 +101,8 @@ export const SAMPLE_STAGED_EVENT = JSON.stringify({
  */
 interface SharedInput {
   statement: string | undefined;
+  /** The staged files the statement reads (a batch's). */
+  files: string | undefined;
   leases: number;
   /** The end of the last load (loads and lease decisions happen one at a time). */
   queue: Promise<void>;
@@ -113,7 +115,10 @@ function sharedInput(duckdb: DuckDb, name: string): SharedInput {
   if (inputs === undefined) sharedInputs.set(duckdb.database, inputs = new Map());
   let input = inputs.get(name);
   if (input === undefined) {
-    inputs.set(name, input = { statement: undefined, leases: 0, queue: Promise.resolve() });
+    inputs.set(
+      name,
+      input = { statement: undefined, files: undefined, leases: 0, queue: Promise.resolve() },
+    );
   }
   return input;
 }
@@ -215,10 +220,17 @@ export abstract class AppendStream {
           return await loadPrivately();
         }
         if (input.statement !== rows) {
+          const files = paths.join("\n");
+          if (input.files === files) {
+            this.logger.debug(
+              `${this.writer.name}: input loaded again for this table (another table read other rows of the batch)`,
+            );
+          }
           input.statement = undefined;
           const schema = await this.duckdb.mainSchema();
           await this.duckdb.run(`CREATE OR REPLACE TABLE ${schema}.${name} AS ${rows}`);
           input.statement = rows;
+          input.files = files;
         }
         // A temporary table of this connection would hide the shared one.
         await this.duckdb.run(`DROP TABLE IF EXISTS temp.main.${name}`);
