@@ -13,11 +13,11 @@
  * them: the replay finds them committed there); then each table uploads and
  * commits; then the dead-letter stream takes the batch's rejects
  * (committing them every so often). A table on a connection of its own
- * stages the next batch as soon as it has committed this one (see
- * #stageAhead), beside the later tables' commits. A step that fails in a way that may
- * heal (storage or catalog unreachable, a full disk) is retried with backoff
- * until it works or the shutdown deadline passes, which holds the queue and
- * so pauses consumption meanwhile.
+ * stages the next batch as soon as it has committed this one, beside the
+ * later tables' commits (see #stageAhead). A step that fails in a way that
+ * may heal (storage or catalog unreachable, a full disk) is retried with
+ * backoff until it works or the shutdown deadline passes, which holds the
+ * queue and so pauses consumption meanwhile.
  */
 import { join } from "node:path";
 import { MicroBatcher } from "../batch/batcher.ts";

@@ -45,6 +45,16 @@ interface Logged extends Prepared {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What the pipeline reads of a table's writer: its name, connection and offsets. */
+function fakeWriter(name: string, connection: object): TableWriter {
+  return {
+    name,
+    options: { duckdb: connection },
+    nextOffset: () => 0n,
+    refresh: () => Promise.resolve(),
+  } as unknown as TableWriter;
+}
+
 /** A stream that logs "<name> <step> <first offset of the batch>" and takes `ms` per step. */
 function loggingStream(
   name: string,
@@ -53,14 +63,8 @@ function loggingStream(
   options: { ms?: number; failPublishOf?: bigint; disposed?: bigint[] } = {},
 ): TableStream {
   const ms = options.ms ?? 20;
-  const writer = {
-    name,
-    options: { duckdb: connection },
-    nextOffset: () => 0n,
-    refresh: () => Promise.resolve(),
-  } as unknown as TableWriter;
   return {
-    writer,
+    writer: fakeWriter(name, connection),
     sql: { path: `${name}.sql`, name: `${name}.sql` } as SqlFile,
     async prepare(batch: ReleasedBatch): Promise<Logged> {
       const first = batch.offsets[0];
@@ -94,14 +98,8 @@ function loggingStream(
 
 /** A dead-letter stream that logs "rejects process <first offset>" and takes `ms`. */
 function loggingRejects(connection: object, log: string[], ms = 20): RejectsStream {
-  const writer = {
-    name: "rejects",
-    options: { duckdb: connection },
-    nextOffset: () => 0n,
-    refresh: () => Promise.resolve(),
-  } as unknown as TableWriter;
   return {
-    writer,
+    writer: fakeWriter("rejects", connection),
     async process(batch: ReleasedBatch): Promise<StreamResult> {
       log.push(`rejects process ${batch.offsets[0]}`);
       await sleep(ms);
