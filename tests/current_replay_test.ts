@@ -116,6 +116,10 @@ Deno.test("group joins landing while batches are written leave orders_current an
     } finally {
       writing = false;
       await joining;
+    }
+    try {
+      assert.equal(await engine.current!.state.checkIndex(), undefined);
+    } finally {
       await engine.close();
     }
     assert.equal(failure, undefined, `positioning after a join failed: ${failure}`);

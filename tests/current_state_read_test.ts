@@ -39,6 +39,8 @@ Deno.test("the state store reads recent and old rows of a batch; the table and t
     try {
       await engine.pipeline.offer(rawRecords(placed, "orders"));
       await engine.pipeline.flush();
+      // The index that found every batch's rows holds exactly the store's rows.
+      assert.equal(await engine.current!.state.checkIndex(), undefined);
     } finally {
       await engine.close();
     }

@@ -11,10 +11,12 @@ import {
   type DuckDBConnection,
   DuckDBInstance,
   DuckDBScalarFunction,
+  type DuckDBVector,
   INTEGER,
   VARCHAR,
 } from "@duckdb/node-api";
 import { DataError, errorMessage, LakehouseError } from "../core/errors.ts";
+import { grown } from "../core/typed_arrays.ts";
 
 export type Row = Record<string, unknown>;
 
@@ -192,6 +194,35 @@ export class DuckDb {
     }
   }
 
+  /**
+   * Runs a query whose columns are all BIGINT or UBIGINT and returns each
+   * column as 32-bit words, two per row (low, high: the 64-bit value's
+   * little-endian layout), copied from DuckDB's vectors a chunk at a time:
+   * no value object per row (the state store's key index reads millions of
+   * rows this way). A NULL is an error.
+   */
+  async int64Columns(sql: string): Promise<{ rows: number; columns: Uint32Array[] }> {
+    try {
+      const result = await this.#connection.run(sql);
+      let columns = Array.from({ length: result.columnCount }, () => new Uint32Array(4096));
+      let rows = 0;
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (chunk === null || chunk.rowCount === 0) return { rows, columns };
+        const n = chunk.rowCount;
+        if (2 * (rows + n) > columns[0].length) {
+          columns = columns.map((c) => grown(c, Math.max(2 * c.length, 2 * (rows + n))));
+        }
+        for (let c = 0; c < columns.length; c++) {
+          columns[c].set(int64Words(chunk.getColumnVector(c), n), 2 * rows);
+        }
+        rows += n;
+      }
+    } catch (error) {
+      throw error instanceof LakehouseError ? error : sqlError(sql, error);
+    }
+  }
+
   /** Column names and DuckDB type names of a query's result, without running it fully. */
   async describe(sql: string): Promise<{ name: string; type: string }[]> {
     const rows = await this.query<{ column_name: string; column_type: string }>(`DESCRIBE ${sql}`);
@@ -211,6 +242,41 @@ export class DuckDb {
     this.#connection.closeSync();
     if (this.#ownsInstance) this.#instance.closeSync();
   }
+}
+
+/**
+ * A BIGINT or UBIGINT vector's values as 32-bit words. The vector's typed
+ * array and validity mask are read in place (fields node-api keeps but
+ * does not declare); without them, values are read one by one.
+ */
+function int64Words(vector: DuckDBVector, n: number): Uint32Array {
+  const { items, validity } = vector as unknown as {
+    items?: unknown;
+    validity?: { data?: unknown; itemValid?: (i: number) => boolean };
+  };
+  if (
+    (items instanceof BigInt64Array || items instanceof BigUint64Array) &&
+    typeof validity?.itemValid === "function"
+  ) {
+    if (validity.data !== null) { // null: no mask, every value valid
+      for (let i = 0; i < n; i++) if (!validity.itemValid(i)) throw nullAt(i);
+    }
+    return new Uint32Array(items.buffer, items.byteOffset, 2 * n);
+  }
+  const out = new BigUint64Array(n);
+  for (let i = 0; i < n; i++) {
+    const value = vector.getItem(i);
+    if (value === null) throw nullAt(i);
+    if (typeof value !== "bigint") {
+      throw new LakehouseError(`expected BIGINT or UBIGINT values, got ${vector.type}`);
+    }
+    out[i] = BigInt.asUintN(64, value);
+  }
+  return new Uint32Array(out.buffer);
+}
+
+function nullAt(row: number): LakehouseError {
+  return new LakehouseError(`expected BIGINT or UBIGINT values, got NULL at row ${row} of a chunk`);
 }
 
 /** SQL string literal with quotes doubled. */

@@ -35,3 +35,35 @@ Deno.test("a second connection shares the database's tables, not its temporary o
   assert.equal(row.n, 1000n);
   first.close();
 });
+
+Deno.test("int64Columns gives BIGINT and UBIGINT columns as little-endian words over many chunks, and refuses NULL", async () => {
+  const duckdb = await DuckDb.open();
+  try {
+    // 5,000 rows: three chunks, with values past 2^32 and 2^63 and negative ones.
+    const { rows, columns } = await duckdb.int64Columns(
+      `SELECT (i * 4294967311)::BIGINT - 7 AS a, hash(i) AS h FROM range(5000) t(i) ORDER BY i`,
+    );
+    assert.equal(rows, 5000);
+    const expected = await duckdb.query<{ a: bigint; h: bigint }>(
+      `SELECT (i * 4294967311)::BIGINT - 7 AS a, hash(i) AS h FROM range(5000) t(i) ORDER BY i`,
+    );
+    const a = new BigInt64Array(columns[0].buffer, 0, rows);
+    const h = new BigUint64Array(columns[1].buffer, 0, rows);
+    for (let i = 0; i < rows; i++) {
+      assert.equal(a[i], expected[i].a, `row ${i}`);
+      assert.equal(h[i], expected[i].h, `row ${i}`);
+    }
+    assert.ok(h.some((v) => v >= 2n ** 63n), "some hashes use the top bit");
+    const empty = await duckdb.int64Columns("SELECT 1::BIGINT AS a WHERE false");
+    assert.equal(empty.rows, 0);
+    await assert.rejects(
+      duckdb.int64Columns(
+        "SELECT CASE WHEN i = 3000 THEN NULL ELSE i END AS a FROM range(4000) t(i)",
+      ),
+      /got NULL at row/,
+    );
+    await assert.rejects(duckdb.int64Columns("SELECT 'x' AS a"), /expected BIGINT or UBIGINT/);
+  } finally {
+    duckdb.close();
+  }
+});

@@ -12,10 +12,12 @@
  * are appended, so the store is in write order and an order's row is where
  * its last change put it. Orders are mostly touched again soon after their
  * last change, so a batch's rows sit near the end of the store, with a few
- * old ones. A read finds the touched rows' `_seq` from the narrow key column
- * alone, then reads whole rows only from the recent range that holds most of
- * them and from the few small row groups that hold the others (zone maps on
- * `_seq` skip the rest). Row groups are small (STORE_ROW_GROUP_ROWS) so that
+ * old ones. A read finds the touched rows' `_seq` in an index kept in memory
+ * beside the store (key_index.ts: every row's key hash and `_seq`, built
+ * from the store when it is attached and kept with each write), then reads
+ * whole rows only from the recent range that holds most of them and from
+ * the few small row groups that hold the others (zone maps on `_seq` skip
+ * the rest). Row groups are small (STORE_ROW_GROUP_ROWS) so that
  * one old row costs a few thousand rows' decoding, not 122,880.
  *
  * The store is derived data: after a crash between the table's commit and
@@ -44,6 +46,7 @@ import {
 import type { ManifestReader } from "../iceberg/table.ts";
 import { duckdbType } from "../iceberg/write/duckdb_types.ts";
 import type { ObjectStore } from "../storage/store.ts";
+import { KeyIndex } from "./key_index.ts";
 
 export interface StateStoreOptions {
   readonly duckdb: DuckDb;
@@ -77,8 +80,6 @@ export interface StateStoreOptions {
 /** The attached database. */
 const DB = "lakehouse_state";
 const ROWS = `${DB}.current_rows`;
-/** The touched rows' _seq during a fetch. */
-const HITS = "__state_hits";
 const META = `${DB}.meta`;
 /** Stores a process tries (a second engine on the machine takes the next free one). */
 const SLOTS_MAX = 8;
@@ -121,6 +122,14 @@ export class StateStore {
    * and where it read them.
    */
   #fetched: { writes: number; from: bigint; old: readonly bigint[] } | undefined;
+  /**
+   * Every row's key hash and `_seq` (undefined until built, and after a
+   * write whose changes could not be taken: the next fetch builds it again).
+   */
+  #index: KeyIndex | undefined;
+  /** The rows the running transaction deleted and inserted, for the index once it commits. */
+  #removed: { hashes: Uint32Array; seqs: Uint32Array; rows: number }[] = [];
+  #added: { hashes: Uint32Array; seqs: Uint32Array; rows: number }[] = [];
   /** The store has just been created (its first build is not a rebuild). */
   #fresh = false;
   #opened = false;
@@ -213,6 +222,7 @@ export class StateStore {
       this.#fresh = !hasRows;
     }
     await this.sync(metadata);
+    await this.#ensureIndex();
     this.#opened = true;
   }
 
@@ -282,14 +292,13 @@ export class StateStore {
       "_seq",
     ].join(", ");
     const t0 = performance.now();
-    // 1. Where the touched rows are: the hashed key and _seq are narrow
-    //    columns, so this scan reads 16 bytes a row whatever the row's width.
-    await duckdb.run(
-      `CREATE OR REPLACE TEMP TABLE ${HITS} AS SELECT _seq FROM ${ROWS}
-       WHERE _key IN (SELECT hash(${k}) FROM ${changes})`,
+    // 1. Where the touched rows are: their keys' hashes looked up in the index.
+    const index = await this.#ensureIndex();
+    const { rows: keys, columns: [hashes] } = await duckdb.int64Columns(
+      `SELECT hash(${k}) FROM ${changes}`,
     );
-    const seqs = (await duckdb.query<{ s: bigint }>(`SELECT _seq AS s FROM ${HITS}`))
-      .map((r) => r.s).sort((a, b) => (a > b ? -1 : a < b ? 1 : 0));
+    const found = Float64Array.from(index.lookupAll(hashes, keys)).sort().reverse();
+    const seqs = Array.from(found, BigInt);
     const shape = readShape(seqs, this.#nextSeq, this.#o.oldRowCost ?? STORE_ROW_GROUP_ROWS);
     const t1 = performance.now();
     // 2. The rows: the recent range as one range scan, the old ones by their
@@ -298,7 +307,7 @@ export class StateStore {
     if (shape.rangeRows > 0) {
       parts.push(
         `SELECT ${columns} FROM ${ROWS} WHERE _seq >= ${shape.from}
-           AND _seq IN (SELECT _seq FROM ${HITS})`,
+           AND _key IN (SELECT hash(${k}) FROM ${changes})`,
       );
     }
     if (shape.old.length > 0) {
@@ -311,7 +320,6 @@ export class StateStore {
       `CREATE OR REPLACE TEMP TABLE ${target} AS SELECT * FROM (${rows})
        WHERE ${k} IN (SELECT ${k} FROM ${changes})`,
     );
-    await duckdb.run(`DROP TABLE IF EXISTS ${HITS}`);
     const t2 = performance.now();
     await duckdb.run(`CREATE OR REPLACE TEMP TABLE ${before} AS SELECT * FROM ${target}`);
     this.#fetched = { writes: this.#writes, from: shape.from, old: shape.old };
@@ -325,11 +333,11 @@ export class StateStore {
 
   /**
    * Takes a committed snapshot's new rows (`rows`: the table's columns plus
-   * _file and _pos) in one transaction; `replaced` (a relation with column
-   * _seq) names the fetched rows they replace. When the snapshot's parent is not the store's
-   * stamp (another writer committed in between), the store first replays up
-   * to the parent, and the rows of `rows`' keys are then replaced whatever
-   * their _seq.
+   * _file and _pos) in one transaction; `replaced` (a relation with columns
+   * _seq and k, the row's key) names the fetched rows they replace. When
+   * the snapshot's parent is not the store's stamp (another writer
+   * committed in between), the store first replays up to the parent, and
+   * the rows of `rows`' keys are then replaced whatever their _seq.
    */
   async apply(
     rows: string,
@@ -352,6 +360,12 @@ export class StateStore {
         // rest of the store) and the old rows by their _seq.
         const at = [`_seq >= ${fetched!.from}`];
         if (fetched!.old.length > 0) at.push(`_seq IN (${fetched!.old.join(", ")})`);
+        // The index learns them from `replaced` (a RETURNING clause would
+        // cost as much as the delete).
+        const gone = await this.#o.duckdb.int64Columns(
+          `SELECT hash(k) AS _key, _seq FROM ${replaced}`,
+        );
+        this.#removed.push({ hashes: gone.columns[0], seqs: gone.columns[1], rows: gone.rows });
         for (const where of at) {
           await this.#o.duckdb.run(
             `DELETE FROM ${ROWS} WHERE ${where} AND _seq IN (SELECT _seq FROM ${replaced})`,
@@ -366,6 +380,25 @@ export class StateStore {
     this.#stamp = snapshotId;
   }
 
+  /**
+   * Whether the index holds exactly the store's rows, each under its key's
+   * hash (tests): what differs, or undefined.
+   */
+  async checkIndex(): Promise<string | undefined> {
+    const index = this.#index;
+    if (index === undefined) return "the index is not built";
+    const { rows, columns: [hashes, seqs] } = await this.#o.duckdb.int64Columns(
+      `SELECT _key, _seq FROM ${ROWS}`,
+    );
+    if (index.size !== rows) return `the index holds ${index.size} rows, the store ${rows}`;
+    const found = new Set(index.lookupAll(hashes, rows));
+    for (let i = 0; i < rows; i++) {
+      const seq = seqs[2 * i + 1] * 0x1_0000_0000 + seqs[2 * i];
+      if (!found.has(seq)) return `the store's row ${seq} is not indexed under its key`;
+    }
+    return undefined;
+  }
+
   /** Rows the store holds (tests, reports). */
   async count(): Promise<number> {
     const [row] = await this.#o.duckdb.query<{ n: bigint }>(
@@ -376,11 +409,9 @@ export class StateStore {
 
   /** Replaces the rows of `rows`' keys with them. */
   async #upsert(rows: string): Promise<void> {
-    const { duckdb, key } = this.#o;
-    const k = sqlIdent(key);
-    await duckdb.run(
-      `DELETE FROM ${ROWS} WHERE _key IN (SELECT hash(${k}) FROM ${rows})
-         AND ${k} IN (SELECT ${k} FROM ${rows})`,
+    const k = sqlIdent(this.#o.key);
+    await this.#delete(
+      `WHERE _key IN (SELECT hash(${k}) FROM ${rows}) AND ${k} IN (SELECT ${k} FROM ${rows})`,
     );
     await this.#insert(rows);
   }
@@ -396,7 +427,51 @@ export class StateStore {
       `INSERT INTO ${ROWS} SELECT hash(${k}) AS _key, ${columns}, _file, _pos,
          ${this.#nextSeq} + row_number() OVER () - 1 AS _seq FROM ${rows}`,
     );
+    // The new rows for the index, read back from the store's end (zone maps
+    // on _seq skip the rest): a RETURNING clause made the insert about
+    // twice as slow.
+    const added = await duckdb.int64Columns(
+      `SELECT _key, _seq FROM ${ROWS} WHERE _seq >= ${this.#nextSeq}`,
+    );
+    assert(
+      BigInt(added.rows) === Count,
+      `state store: inserted ${Count} rows, read back ${added.rows}`,
+    );
+    this.#added.push({ hashes: added.columns[0], seqs: added.columns[1], rows: added.rows });
     this.#nextSeq += Count;
+  }
+
+  /**
+   * Deletes the rows `clauses` (the statement's USING and WHERE) select,
+   * inside the caller's transaction, and keeps them for the index.
+   */
+  async #delete(clauses: string): Promise<void> {
+    const removed = await this.#o.duckdb.int64Columns(
+      `DELETE FROM ${ROWS} ${clauses} RETURNING _key, _seq`,
+    );
+    this.#removed.push({
+      hashes: removed.columns[0],
+      seqs: removed.columns[1],
+      rows: removed.rows,
+    });
+  }
+
+  /** The index, built from a scan of the store's keys when there is none. */
+  async #ensureIndex(): Promise<KeyIndex> {
+    if (this.#index !== undefined) return this.#index;
+    const started = performance.now();
+    const { rows, columns: [hashes, seqs] } = await this.#o.duckdb.int64Columns(
+      `SELECT _key, _seq FROM ${ROWS}`,
+    );
+    const index = new KeyIndex(rows);
+    index.addAll(hashes, seqs, rows);
+    this.#index = index;
+    this.#o.logger.debug(
+      `${this.#o.table}: state store index of ${rows} rows built in ${
+        (performance.now() - started).toFixed(0)
+      } ms (${(index.bytes / 2 ** 20).toFixed(0)} MiB)`,
+    );
+    return index;
   }
 
   /** Applies one snapshot of the table: removed files, new position deletes, new rows. */
@@ -419,15 +494,13 @@ export class StateStore {
     const tag = crypto.randomUUID().replaceAll("-", "").slice(0, 12);
     await this.#transaction(async () => {
       if (removed.length > 0) {
-        await duckdb.run(
-          `DELETE FROM ${ROWS} WHERE _file IN (${removed.map(sqlString).join(", ")})`,
-        );
+        await this.#delete(`WHERE _file IN (${removed.map(sqlString).join(", ")})`);
       }
       if (deletes.length > 0) {
         const locals = [];
         for (const d of deletes) locals.push(await this.#local(d.dataFile.filePath));
-        await duckdb.run(
-          `DELETE FROM ${ROWS} USING (SELECT file_path, pos FROM read_parquet([${
+        await this.#delete(
+          `USING (SELECT file_path, pos FROM read_parquet([${
             locals.map(sqlString).join(", ")
           }])) d WHERE ${ROWS}._file = d.file_path AND ${ROWS}._pos = d.pos`,
         );
@@ -494,6 +567,7 @@ export class StateStore {
       await this.#setMeta(target, metadata["current-schema-id"], metadata["table-uuid"]);
     });
     await duckdb.run(`DROP VIEW IF EXISTS ${view}`);
+    this.#index = undefined; // every row is new: the index is built from the store
     this.#stamp = target;
     this.#schemaId = metadata["current-schema-id"];
     this.#nextSeq = await this.#maxSeq() + 1n;
@@ -549,16 +623,43 @@ export class StateStore {
     return path;
   }
 
+  /**
+   * Runs `body` in one transaction; once it commits, the index takes the
+   * rows it deleted and inserted (a rebuild drops the index instead).
+   */
   async #transaction(body: () => Promise<void>): Promise<void> {
     const { duckdb } = this.#o;
     await duckdb.run("BEGIN TRANSACTION");
     this.#writes++;
+    this.#removed = [];
+    this.#added = [];
+    // Until the index has taken the transaction's rows it is dropped: after a
+    // failure (rolled back, or a commit whose outcome is unknown) the next
+    // fetch reads the store's keys again.
+    const index = this.#index;
+    this.#index = undefined;
     try {
       await body();
       await duckdb.run("COMMIT");
     } catch (error) {
       await duckdb.run("ROLLBACK").catch(() => {});
+      this.#removed = [];
+      this.#added = [];
       throw error;
+    }
+    const [removed, added] = [this.#removed, this.#added];
+    this.#removed = [];
+    this.#added = [];
+    if (index === undefined) return;
+    let missing = 0;
+    for (const r of removed) missing += index.removeAll(r.hashes, r.seqs, r.rows);
+    for (const a of added) index.addAll(a.hashes, a.seqs, a.rows);
+    if (missing === 0) this.#index = index;
+    else {
+      this.#o.logger.warn(
+        `${this.#o.table}: the state store's index did not hold ${missing} deleted row(s); ` +
+          `it is built again from the store`,
+      );
     }
   }
 }
@@ -590,8 +691,8 @@ export interface FetchShape {
   /** Hits read one by one, below the range. */
   readonly old: number;
   /**
-   * Where the time went: finding the hits from the keys (a scan of the
-   * whole store's key column), reading their rows, copying them as `before`.
+   * Where the time went: finding the hits from the keys (their hashes from
+   * DuckDB, looked up in the index), reading their rows, copying them as `before`.
    */
   readonly ms: { readonly keys: number; readonly rows: number; readonly copy: number };
 }
