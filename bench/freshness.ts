@@ -196,7 +196,14 @@ function printSteps(log: string): void {
     const events = /debug (\S+): \d+ records staged in (\d+) ms/.exec(line);
     if (events) add(`${events[1]} staged`, Number(events[2]));
     const store = /debug (\S+): state store updated in (\d+) ms/.exec(line);
-    if (store) add(`${store[1]} state store update`, Number(store[2]));
+    if (store) {
+      add(`${store[1]} state store update`, Number(store[2]));
+      // Its own split: "(catchUp 0, delete 31, insert 95, commit 12, index 20)".
+      const parts = /updated in \d+ ms \((.*)\)/.exec(line)?.[1] ?? "";
+      for (const [, label, ms] of parts.matchAll(/(\w+) (\d+)/g)) {
+        add(`${store[1]} state store update: ${label}`, Number(ms));
+      }
+    }
     const upload = /debug (\S+): \d+ rows in .*; upload (\d+) ms, commit (\d+) ms/.exec(line);
     if (upload) {
       add(`${upload[1]} upload`, Number(upload[2]));

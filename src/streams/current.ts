@@ -186,14 +186,18 @@ export class CurrentStream extends AppendStream implements TableStream<PreparedC
     const snapshot = result.commit.snapshot;
     crashPoint(`${name}.after-commit`);
     const t0 = performance.now();
-    await this.state.apply(
+    const { ms } = await this.state.apply(
       work.next,
       work.replaced,
       result.commit.metadata,
       snapshot["snapshot-id"],
       snapshot["parent-snapshot-id"],
     );
-    this.logger.debug(`${name}: state store updated in ${(performance.now() - t0).toFixed(0)} ms`);
+    this.logger.debug(
+      `${name}: state store updated in ${(performance.now() - t0).toFixed(0)} ms (${
+        Object.entries(ms).map(([step, t]) => `${step} ${t.toFixed(0)}`).join(", ")
+      })`,
+    );
     return { ...result, stream: name, skipped };
   }
 

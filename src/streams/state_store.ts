@@ -345,7 +345,14 @@ export class StateStore {
     metadata: TableMetadata,
     snapshotId: bigint,
     parentId: bigint | undefined,
-  ): Promise<void> {
+  ): Promise<ApplyShape> {
+    const ms = { catchUp: 0, delete: 0, insert: 0, commit: 0, index: 0 };
+    let mark = performance.now();
+    const step = (label: keyof typeof ms) => {
+      const now = performance.now();
+      ms[label] += now - mark;
+      mark = now;
+    };
     // Nothing was written to the store since the fetch and it is at the
     // commit's parent: the rows the fetch read are the keys' rows, and
     // deleting them by _seq needs no scan of the keys.
@@ -354,7 +361,8 @@ export class StateStore {
     this.#fetched = undefined;
     if (this.#stamp !== parentId) await this.sync(metadata, parentId);
     assert(this.#stamp === parentId, `state store at ${this.#stamp}, parent is ${parentId}`);
-    await this.#transaction(async () => {
+    step("catchUp");
+    const indexMs = await this.#transaction(async () => {
       if (byFetch) {
         // Where the fetch read them: the recent range (zone maps skip the
         // rest of the store) and the old rows by their _seq.
@@ -371,13 +379,19 @@ export class StateStore {
             `DELETE FROM ${ROWS} WHERE ${where} AND _seq IN (SELECT _seq FROM ${replaced})`,
           );
         }
+        step("delete");
         await this.#insert(rows);
       } else {
         await this.#upsert(rows);
       }
+      step("insert");
       await this.#setMeta(snapshotId, metadata["current-schema-id"], metadata["table-uuid"]);
     });
+    step("commit");
+    ms.commit -= indexMs;
+    ms.index = indexMs;
     this.#stamp = snapshotId;
+    return { byFetch, ms };
   }
 
   /**
@@ -627,7 +641,7 @@ export class StateStore {
    * Runs `body` in one transaction; once it commits, the index takes the
    * rows it deleted and inserted (a rebuild drops the index instead).
    */
-  async #transaction(body: () => Promise<void>): Promise<void> {
+  async #transaction(body: () => Promise<void>): Promise<number> {
     const { duckdb } = this.#o;
     await duckdb.run("BEGIN TRANSACTION");
     this.#writes++;
@@ -650,7 +664,8 @@ export class StateStore {
     const [removed, added] = [this.#removed, this.#added];
     this.#removed = [];
     this.#added = [];
-    if (index === undefined) return;
+    if (index === undefined) return 0;
+    const started = performance.now();
     let missing = 0;
     for (const r of removed) missing += index.removeAll(r.hashes, r.seqs, r.rows);
     for (const a of added) index.addAll(a.hashes, a.seqs, a.rows);
@@ -661,6 +676,7 @@ export class StateStore {
           `it is built again from the store`,
       );
     }
+    return performance.now() - started;
   }
 }
 
@@ -680,6 +696,24 @@ export class StateStore {
 export function storeCompression(column: { name: string; type: string }, key: string): string {
   if (column.type !== "VARCHAR") return "";
   return column.name === key ? " USING COMPRESSION uncompressed" : " USING COMPRESSION dictionary";
+}
+
+/** Where an update after a commit went (its debug log). */
+export interface ApplyShape {
+  /** The fetched rows were replaced by their `_seq` (else by key, after a catch-up). */
+  readonly byFetch: boolean;
+  /**
+   * Milliseconds: replaying snapshots another writer committed first, the
+   * delete of the replaced rows, the insert of the new ones (with the
+   * delete when by key), the transaction's commit, the index's update.
+   */
+  readonly ms: {
+    readonly catchUp: number;
+    readonly delete: number;
+    readonly insert: number;
+    readonly commit: number;
+    readonly index: number;
+  };
 }
 
 /** How a fetch reads the touched rows (its debug log, tests). */
