@@ -214,7 +214,7 @@ export class DuckDb {
           columns = columns.map((c) => grown(c, Math.max(2 * c.length, 2 * (rows + n))));
         }
         for (let c = 0; c < columns.length; c++) {
-          columns[c].set(int64Words(chunk.getColumnVector(c), n), 2 * rows);
+          columns[c].set(int64Words(chunk.getColumnVector(c), n, rows), 2 * rows);
         }
         rows += n;
       }
@@ -245,11 +245,12 @@ export class DuckDb {
 }
 
 /**
- * A BIGINT or UBIGINT vector's values as 32-bit words. The vector's typed
- * array and validity mask are read in place (fields node-api keeps but
- * does not declare); without them, values are read one by one.
+ * A BIGINT or UBIGINT vector's values as 32-bit words (`first`: the result's
+ * row of its first value, for errors). The vector's typed array and validity
+ * mask are read in place (fields node-api keeps but does not declare);
+ * without them, values are read one by one.
  */
-function int64Words(vector: DuckDBVector, n: number): Uint32Array {
+function int64Words(vector: DuckDBVector, n: number, first: number): Uint32Array {
   const { items, validity } = vector as unknown as {
     items?: unknown;
     validity?: { data?: unknown; itemValid?: (i: number) => boolean };
@@ -259,14 +260,14 @@ function int64Words(vector: DuckDBVector, n: number): Uint32Array {
     typeof validity?.itemValid === "function"
   ) {
     if (validity.data !== null) { // null: no mask, every value valid
-      for (let i = 0; i < n; i++) if (!validity.itemValid(i)) throw nullAt(i);
+      for (let i = 0; i < n; i++) if (!validity.itemValid(i)) throw nullAt(first + i);
     }
     return new Uint32Array(items.buffer, items.byteOffset, 2 * n);
   }
   const out = new BigUint64Array(n);
   for (let i = 0; i < n; i++) {
     const value = vector.getItem(i);
-    if (value === null) throw nullAt(i);
+    if (value === null) throw nullAt(first + i);
     if (typeof value !== "bigint") {
       throw new LakehouseError(`expected BIGINT or UBIGINT values, got ${vector.type}`);
     }
@@ -276,7 +277,7 @@ function int64Words(vector: DuckDBVector, n: number): Uint32Array {
 }
 
 function nullAt(row: number): LakehouseError {
-  return new LakehouseError(`expected BIGINT or UBIGINT values, got NULL at row ${row} of a chunk`);
+  return new LakehouseError(`expected BIGINT or UBIGINT values, got NULL at row ${row}`);
 }
 
 /** SQL string literal with quotes doubled. */

@@ -128,8 +128,8 @@ export class StateStore {
    */
   #index: KeyIndex | undefined;
   /** The rows the running transaction deleted and inserted, for the index once it commits. */
-  #removed: { hashes: Uint32Array; seqs: Uint32Array; rows: number }[] = [];
-  #added: { hashes: Uint32Array; seqs: Uint32Array; rows: number }[] = [];
+  #removed: IndexedRows[] = [];
+  #added: IndexedRows[] = [];
   /** The store has just been created (its first build is not a rebuild). */
   #fresh = false;
   #opened = false;
@@ -645,25 +645,23 @@ export class StateStore {
     const { duckdb } = this.#o;
     await duckdb.run("BEGIN TRANSACTION");
     this.#writes++;
-    this.#removed = [];
-    this.#added = [];
     // Until the index has taken the transaction's rows it is dropped: after a
     // failure (rolled back, or a commit whose outcome is unknown) the next
     // fetch reads the store's keys again.
     const index = this.#index;
     this.#index = undefined;
+    const removed: IndexedRows[] = (this.#removed = []);
+    const added: IndexedRows[] = (this.#added = []);
     try {
       await body();
       await duckdb.run("COMMIT");
     } catch (error) {
       await duckdb.run("ROLLBACK").catch(() => {});
+      throw error;
+    } finally {
       this.#removed = [];
       this.#added = [];
-      throw error;
     }
-    const [removed, added] = [this.#removed, this.#added];
-    this.#removed = [];
-    this.#added = [];
     if (index === undefined) return 0;
     const started = performance.now();
     let missing = 0;
@@ -696,6 +694,13 @@ export class StateStore {
 export function storeCompression(column: { name: string; type: string }, key: string): string {
   if (column.type !== "VARCHAR") return "";
   return column.name === key ? " USING COMPRESSION uncompressed" : " USING COMPRESSION dictionary";
+}
+
+/** Rows for the index: key hashes and `_seq`s, two 32-bit words each (DuckDb.int64Columns). */
+interface IndexedRows {
+  readonly hashes: Uint32Array;
+  readonly seqs: Uint32Array;
+  readonly rows: number;
 }
 
 /** Where an update after a commit went (its debug log). */
