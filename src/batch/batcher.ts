@@ -8,7 +8,7 @@
  * (packed.ts): the batch keeps no record objects.
  */
 import { assert } from "../core/assert.ts";
-import { BatchPacker, packedRecord, type SpareBuffers } from "./packed.ts";
+import { BatchPacker, type BatchSizes, packedRecord, type SpareBuffers } from "./packed.ts";
 import type { Batch, CloseReason, PartitionRange, RawRecord } from "./types.ts";
 
 export interface BatchLimits {
@@ -32,6 +32,8 @@ export class MicroBatcher {
   readonly limits: Readonly<BatchLimits>;
   readonly #spares: SpareBuffers | undefined;
   #packer: BatchPacker;
+  /** The last closed batch's size: the next packer makes its buffers for about as much. */
+  #sizes: BatchSizes | undefined;
   #bytes = 0;
   #openedAtMs = 0;
   /** Ranges of the open batch, by partition. */
@@ -151,7 +153,7 @@ export class MicroBatcher {
     }
     // Rare (a rebalance): the open batch is packed again without them.
     const old = this.#packer.finish();
-    const kept = new BatchPacker(this.#spares);
+    const kept = new BatchPacker(this.#spares, this.#sizes);
     let bytes = 0;
     for (let i = 0; i < old.ends.length; i++) {
       if (revoked.has(old.partitions[i])) continue;
@@ -182,7 +184,12 @@ export class MicroBatcher {
       reason,
     });
     // The closed batch keeps the packer's buffers: a new packer.
-    this.#packer = new BatchPacker(this.#spares);
+    this.#sizes = {
+      records: batch.count,
+      valueBytes: batch.packed.values.length,
+      keyBytes: batch.packed.keys.length,
+    };
+    this.#packer = new BatchPacker(this.#spares, this.#sizes);
     this.#bytes = 0;
     this.#ranges = new Map();
     return batch;

@@ -385,3 +385,18 @@ Deno.test("MicroBatcher matches a simple model over a seeded random run", () => 
     }
   }
 });
+
+Deno.test("MicroBatcher makes each new batch's buffers for the size of the batch before", () => {
+  const batcher = new MicroBatcher({ ...LIMITS, batchRecordsMax: 2_000, batchBytesMax: 1 << 30 });
+  const first = addAll(batcher, Array.from({ length: 2_000 }, (_, i) => record(0, i, 500)));
+  assert.equal(first.length, 1);
+  // Grown from small: a power of two.
+  assert.equal(first[0].packed.values.buffer.byteLength, 1 << 20);
+  const second = addAll(
+    batcher,
+    Array.from({ length: 2_000 }, (_, i) => record(0, 2_000 + i, 500)),
+  );
+  assert.equal(second.length, 1);
+  assert.equal(second[0].packed.values.buffer.byteLength, Math.ceil(1_000_000 * (17 / 16)));
+  assert.deepEqual(offsets(second[0]), Array.from({ length: 2_000 }, (_, i) => `0:${2_000 + i}`));
+});

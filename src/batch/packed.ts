@@ -32,15 +32,25 @@ export interface PackedBatch {
 }
 
 /**
- * Payload buffers past this size grow in steps of it, so that the next
- * batch, a little bigger, fits in the spare too; below it they double from
- * VALUES_INITIAL (a batch closed early by its trigger interval stays small).
+ * Payload buffers past this size grow in steps of it, not by doubling: a
+ * buffer kept as a spare is at most a step bigger than the batch it grew
+ * for. Below it they double from VALUES_INITIAL (a batch closed early by
+ * its trigger interval stays small).
  */
 const VALUES_ROUNDING = 16 << 20;
 const VALUES_INITIAL = 64 << 10;
 /** Room for this many records first; the columns double as needed. */
 const INITIAL_RECORDS = 1024;
 const INITIAL_KEY_BYTES = 16 << 10;
+/** Room made for an expected batch beyond its size: the next batch is rarely much bigger. */
+const EXPECTED_SLACK = 1 + 1 / 16;
+
+/** A batch's size, the expected size of the next one (BatchPacker). */
+export interface BatchSizes {
+  readonly records: number;
+  readonly valueBytes: number;
+  readonly keyBytes: number;
+}
 
 /**
  * Where a packer may find a batch the decode worker is done with, whose
@@ -55,12 +65,17 @@ export type SpareBuffers = () => PackedBatch | undefined;
  * payloads alone are about 70 MB at 200,000 events, the columns and keys
  * 13 MB more) costs a page fault per 4 KiB each time, counts as external
  * memory towards the main thread's next full garbage collection, and waits
- * for one in the worker to be freed. Without a spare the columns start
- * small and double; the payload buffer doubles from VALUES_INITIAL, then
- * grows in VALUES_ROUNDING steps.
+ * for one in the worker to be freed. Without a spare (the first batches:
+ * the worker gives none back before it has decoded one) the buffers are
+ * made once at the `expected` size, or without one start small and grow
+ * (columns double; the payload buffer doubles from VALUES_INITIAL, then
+ * grows in VALUES_ROUNDING steps), each growth a copy of what they hold.
+ * Of a spare too small for the expected batch only the buffers with room
+ * for it are taken.
  */
 export class BatchPacker {
   readonly #spares: SpareBuffers | undefined;
+  readonly #expected: BatchSizes | undefined;
   #count = 0;
   #topics: string[] = [];
   #lastTopic = "";
@@ -78,8 +93,10 @@ export class BatchPacker {
   #timestamps: Float64Array = new Float64Array(0);
   #topicIndex: Uint16Array = new Uint16Array(0);
 
-  constructor(spares?: SpareBuffers) {
+  /** `expected`: the size the batch will likely reach (the batch before's). */
+  constructor(spares?: SpareBuffers, expected?: BatchSizes) {
     this.#spares = spares;
+    this.#expected = expected;
   }
 
   get count(): number {
@@ -91,6 +108,7 @@ export class BatchPacker {
     if (i === this.#ends.length) {
       const spare = i === 0 ? this.#spares?.() : undefined;
       if (spare !== undefined) this.#adopt(spare);
+      else if (i === 0 && this.#expected !== undefined) this.#adopt(undefined);
       else this.#growColumns();
     }
     if (r.topic !== this.#lastTopic || this.#lastTopicIndex === -1) {
@@ -143,31 +161,58 @@ export class BatchPacker {
     };
   }
 
-  /** Takes `spare`'s whole buffers as this packer's (the packer is empty). */
-  #adopt(spare: PackedBatch): void {
-    const columns = [
-      spare.topicIndex,
-      spare.ends,
-      spare.nulls,
-      spare.keyEnds,
-      spare.keyNulls,
-      spare.partitions,
-      spare.offsets,
-      spare.timestamps,
-    ];
-    // The columns grew together; the fewest records any of them has room for.
-    const rows = Math.min(...columns.map((c) => c.buffer.byteLength / c.BYTES_PER_ELEMENT));
-    if (rows === 0) return this.#growColumns();
-    this.#topicIndex = new Uint16Array(spare.topicIndex.buffer, 0, rows);
-    this.#ends = new Uint32Array(spare.ends.buffer, 0, rows);
-    this.#nulls = new Uint8Array(spare.nulls.buffer, 0, rows);
-    this.#keyEnds = new Uint32Array(spare.keyEnds.buffer, 0, rows);
-    this.#keyNulls = new Uint8Array(spare.keyNulls.buffer, 0, rows);
-    this.#partitions = new Int32Array(spare.partitions.buffer, 0, rows);
-    this.#offsets = new BigInt64Array(spare.offsets.buffer, 0, rows);
-    this.#timestamps = new Float64Array(spare.timestamps.buffer, 0, rows);
-    this.#keys = new Uint8Array(spare.keys.buffer);
-    this.#values = new Uint8Array(spare.values.buffer);
+  /**
+   * Makes the empty packer's buffers: `spare`'s where they have room for the
+   * expected batch (all of them without an expectation), new ones of the
+   * expected size otherwise.
+   */
+  #adopt(spare: PackedBatch | undefined): void {
+    const expected = this.#expected;
+    const rows = expected === undefined ? 0 : Math.ceil(expected.records * EXPECTED_SLACK);
+    const valueBytes = expected === undefined ? 0 : roundedValues(expected.valueBytes);
+    const keyBytes = expected === undefined ? 0 : Math.ceil(expected.keyBytes * EXPECTED_SLACK);
+    const spareRows = spare === undefined ? 0 : Math.min(
+      // The columns grew together; the fewest records any of them has room for.
+      ...[
+        spare.topicIndex,
+        spare.ends,
+        spare.nulls,
+        spare.keyEnds,
+        spare.keyNulls,
+        spare.partitions,
+        spare.offsets,
+        spare.timestamps,
+      ].map((c) => c.buffer.byteLength / c.BYTES_PER_ELEMENT),
+    );
+    if (spare !== undefined && spareRows > 0 && spareRows >= rows) {
+      this.#topicIndex = new Uint16Array(spare.topicIndex.buffer, 0, spareRows);
+      this.#ends = new Uint32Array(spare.ends.buffer, 0, spareRows);
+      this.#nulls = new Uint8Array(spare.nulls.buffer, 0, spareRows);
+      this.#keyEnds = new Uint32Array(spare.keyEnds.buffer, 0, spareRows);
+      this.#keyNulls = new Uint8Array(spare.keyNulls.buffer, 0, spareRows);
+      this.#partitions = new Int32Array(spare.partitions.buffer, 0, spareRows);
+      this.#offsets = new BigInt64Array(spare.offsets.buffer, 0, spareRows);
+      this.#timestamps = new Float64Array(spare.timestamps.buffer, 0, spareRows);
+    } else if (rows > 0) {
+      this.#topicIndex = new Uint16Array(rows);
+      this.#ends = new Uint32Array(rows);
+      this.#nulls = new Uint8Array(rows);
+      this.#keyEnds = new Uint32Array(rows);
+      this.#keyNulls = new Uint8Array(rows);
+      this.#partitions = new Int32Array(rows);
+      this.#offsets = new BigInt64Array(rows);
+      this.#timestamps = new Float64Array(rows);
+    } else {
+      this.#growColumns();
+    }
+    const spareKeys = spare?.keys.buffer.byteLength ?? 0;
+    if (spare !== undefined && spareKeys >= keyBytes) {
+      this.#keys = new Uint8Array(spare.keys.buffer);
+    } else if (keyBytes > 0) this.#keys = new Uint8Array(Math.max(INITIAL_KEY_BYTES, keyBytes));
+    const spareValues = spare?.values.buffer.byteLength ?? 0;
+    if (spare !== undefined && spareValues >= valueBytes) {
+      this.#values = new Uint8Array(spare.values.buffer);
+    } else if (valueBytes > 0) this.#values = new Uint8Array(valueBytes);
   }
 
   #growColumns(): void {
@@ -183,10 +228,11 @@ export class BatchPacker {
   }
 
   #growValues(more: number): void {
-    const wanted = Math.max(this.#valueBytes + more, this.#values.length * 2, VALUES_INITIAL);
-    const size = wanted <= VALUES_ROUNDING
-      ? wanted
-      : Math.ceil(wanted / VALUES_ROUNDING) * VALUES_ROUNDING;
+    const needed = this.#valueBytes + more;
+    const doubled = Math.max(needed, this.#values.length * 2, VALUES_INITIAL);
+    const size = doubled <= VALUES_ROUNDING
+      ? doubled
+      : Math.ceil(Math.max(needed, this.#values.length + 1) / VALUES_ROUNDING) * VALUES_ROUNDING;
     this.#values = grown(this.#values.subarray(0, this.#valueBytes), size);
   }
 
@@ -196,6 +242,12 @@ export class BatchPacker {
       Math.max(INITIAL_KEY_BYTES, this.#keys.length * 2, this.#keyBytes + more),
     );
   }
+}
+
+/** A payload buffer for `bytes` with the slack, in VALUES_ROUNDING steps past that size. */
+function roundedValues(bytes: number): number {
+  const wanted = Math.max(VALUES_INITIAL, Math.ceil(bytes * EXPECTED_SLACK));
+  return wanted <= VALUES_ROUNDING ? wanted : Math.ceil(wanted / VALUES_ROUNDING) * VALUES_ROUNDING;
 }
 
 /** Packs records at once (tests, tools, the inline decoder's callers). */

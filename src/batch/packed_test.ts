@@ -33,6 +33,83 @@ Deno.test("packBatch and unpackRecords give back every record, through every gro
   assert.equal(new Set(buffers).size, buffers.length);
 });
 
+Deno.test("BatchPacker grows a full payload buffer past 16 MiB by 16 MiB, not by doubling", () => {
+  // 40 payloads of 1 MiB: doubling up to 16 MiB, then 32 and 48 MiB (doubling would stop at 64).
+  const rs: RawRecord[] = Array.from({ length: 40 }, (_, i) => ({
+    topic: "t",
+    partition: 0,
+    offset: BigInt(i),
+    key: null,
+    value: new Uint8Array(1 << 20).fill(i),
+    timestampMs: 0,
+  }));
+  const p = packBatch(rs);
+  assert.equal(p.values.buffer.byteLength, 48 << 20);
+  assert.deepEqual(unpackRecords(p), rs);
+});
+
+Deno.test("BatchPacker without a spare makes its buffers once at the expected size", () => {
+  const rs = records("expected", 3_000);
+  const plain = packBatch(rs);
+  const expected = {
+    records: rs.length,
+    valueBytes: plain.values.length,
+    keyBytes: plain.keys.length,
+  };
+  const packer = new BatchPacker(() => undefined, expected);
+  for (const r of rs) packer.add(r);
+  const p = packer.finish();
+  assert.deepEqual(unpackRecords(p), rs);
+  // The expected size and a sixteenth more, where growth from small ends at powers of two.
+  assert.equal(p.values.buffer.byteLength, Math.ceil(expected.valueBytes * (17 / 16)));
+  const grownSize = plain.values.buffer.byteLength;
+  assert.equal(grownSize & (grownSize - 1), 0, `grown from small: ${grownSize}, a power of two`);
+  assert.equal(p.keys.buffer.byteLength, Math.ceil(expected.keyBytes * (17 / 16)));
+  assert.equal(p.ends.length, rs.length);
+  assert.equal(p.ends.buffer.byteLength / 4, Math.ceil(rs.length * (17 / 16)));
+  // A bigger batch than expected still fits: its buffers grow.
+  const more = records("more than expected", 4_000);
+  const big = new BatchPacker(undefined, expected);
+  for (const r of more) big.add(r);
+  assert.deepEqual(unpackRecords(big.finish()), more);
+});
+
+Deno.test("BatchPacker takes a spare's buffers only where they have room for the expected batch", () => {
+  const small = packBatch(records("small spare", 100));
+  const rs = records("bigger", 3_000);
+  const plain = packBatch(rs);
+  const expected = {
+    records: rs.length,
+    valueBytes: plain.values.length,
+    keyBytes: plain.keys.length,
+  };
+  let given: typeof small | undefined = small;
+  const packer = new BatchPacker(() => {
+    const s = given;
+    given = undefined;
+    return s;
+  }, expected);
+  for (const r of rs) packer.add(r);
+  const p = packer.finish();
+  assert.equal(given, undefined, "the spare was asked for");
+  assert.notEqual(p.values.buffer, small.values.buffer);
+  assert.notEqual(p.ends.buffer, small.ends.buffer);
+  assert.equal(p.values.buffer.byteLength, Math.ceil(expected.valueBytes * (17 / 16)));
+  assert.deepEqual(unpackRecords(p), rs);
+  // A spare with room is taken whole.
+  let roomy: typeof plain | undefined = packBatch(records("roomy", 4_000));
+  const buffer = roomy.values.buffer;
+  const again = new BatchPacker(() => {
+    const s = roomy;
+    roomy = undefined;
+    return s;
+  }, expected);
+  for (const r of rs) again.add(r);
+  const q = again.finish();
+  assert.equal(q.values.buffer, buffer);
+  assert.deepEqual(unpackRecords(q), rs);
+});
+
 Deno.test("BatchPacker grows a payload buffer past 16 MiB in 16 MiB steps, copying what it holds", () => {
   const big = new Uint8Array(20 << 20).fill(7);
   const rs: RawRecord[] = [
