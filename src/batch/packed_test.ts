@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { Random } from "../core/random.ts";
-import { BatchPacker, packBatch, packedBuffers, unpackRecords } from "./packed.ts";
+import {
+  BatchPacker,
+  type BatchSizes,
+  packBatch,
+  type PackedBatch,
+  packedBuffers,
+  unpackRecords,
+} from "./packed.ts";
 import type { RawRecord } from "./types.ts";
 
 /** Seeded records of every shape: null and empty keys and values, two topics, sizes of 0-5,000 bytes. */
@@ -19,6 +26,14 @@ function records(seed: string, n: number): RawRecord[] {
     value: random.int(30) === 0 ? null : bytes(random.int(50) === 0 ? 5_000 : 400),
     timestampMs: random.int(20) === 0 ? -1 : 1_767_225_600_000 + i,
   }));
+}
+
+/** Packs `rs` with `spare` offered at the first record (and `expected` as the batch's size), counting the asks. */
+function packWith(rs: readonly RawRecord[], spare: PackedBatch, expected?: BatchSizes) {
+  let asked = 0;
+  const packer = new BatchPacker(() => (asked++ === 0 ? spare : undefined), expected);
+  for (const r of rs) packer.add(r);
+  return { packed: packer.finish(), asked };
 }
 
 Deno.test("packBatch and unpackRecords give back every record, through every growth step", () => {
@@ -83,30 +98,16 @@ Deno.test("BatchPacker takes a spare's buffers only where they have room for the
     valueBytes: plain.values.length,
     keyBytes: plain.keys.length,
   };
-  let given: typeof small | undefined = small;
-  const packer = new BatchPacker(() => {
-    const s = given;
-    given = undefined;
-    return s;
-  }, expected);
-  for (const r of rs) packer.add(r);
-  const p = packer.finish();
-  assert.equal(given, undefined, "the spare was asked for");
+  const { packed: p, asked } = packWith(rs, small, expected);
+  assert.equal(asked, 1, "the spare was asked for once");
   assert.notEqual(p.values.buffer, small.values.buffer);
   assert.notEqual(p.ends.buffer, small.ends.buffer);
   assert.equal(p.values.buffer.byteLength, Math.ceil(expected.valueBytes * (17 / 16)));
   assert.deepEqual(unpackRecords(p), rs);
   // A spare with room is taken whole.
-  let roomy: typeof plain | undefined = packBatch(records("roomy", 4_000));
-  const buffer = roomy.values.buffer;
-  const again = new BatchPacker(() => {
-    const s = roomy;
-    roomy = undefined;
-    return s;
-  }, expected);
-  for (const r of rs) again.add(r);
-  const q = again.finish();
-  assert.equal(q.values.buffer, buffer);
+  const roomy = packBatch(records("roomy", 4_000));
+  const { packed: q } = packWith(rs, roomy, expected);
+  assert.equal(q.values.buffer, roomy.values.buffer);
   assert.deepEqual(unpackRecords(q), rs);
 });
 
@@ -133,13 +134,7 @@ Deno.test("BatchPacker packs into a spare batch's buffers, asks for one only onc
   // The spare held more records, with other nulls, keys and payloads, than the batch packed into it.
   const old = packBatch(records("old", 3_000));
   const rs = records("spare", 500);
-  let asked = 0;
-  const packer = new BatchPacker(() => {
-    asked++;
-    return asked === 1 ? old : undefined;
-  });
-  for (const r of rs) packer.add(r);
-  const p = packer.finish();
+  const { packed: p, asked } = packWith(rs, old);
   assert.equal(asked, 1);
   const reused = (a: { buffer: ArrayBufferLike }, b: { buffer: ArrayBufferLike }) =>
     assert.equal(a.buffer, b.buffer);
